@@ -1,0 +1,165 @@
+"""The Python API: `Assistant` ties the stages of the data path together.
+
+    from assistant import Assistant
+    a = Assistant()
+    a.ingest("seeds/")
+    ans = a.ask("How many civilians were killed in the Ariha market attack?")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.backends import Backend, make_backend
+from assistant.embedding import Encoder, make_encoder
+from assistant.errors import AssistantError
+from assistant.evidence import select_evidence
+from assistant.generation import Generation, Turn, build_messages, generate, parse_claims
+from assistant.index import IndexStore, Manifest
+from assistant.ingest import Progress, ingest
+from assistant.loading import read_document
+from assistant.retrieval import HybridRetriever, Ranked
+from assistant.schema import Answer, Citation, IndexStats, IngestReport, StreamEvent
+from assistant.settings import Settings
+from assistant.verification import verify
+
+ABSTAIN = "The documents do not say."
+LEADS = 3
+
+
+class Assistant:
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings(**overrides)
+        self.store = IndexStore(self.settings)
+        self._encoder: Encoder | None = None
+        self._backend: Backend | None = None
+        self._retriever: tuple[float, HybridRetriever] | None = None
+        self._texts: dict[str, tuple[float, str]] = {}
+
+    # -- components, loaded on first use ------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.settings)
+        return self._encoder
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = make_backend(self.settings)
+        return self._backend
+
+    def retriever(self) -> HybridRetriever:
+        """Reopened whenever an ingestion (here or in another process) replaced the manifest."""
+        try:
+            stamp = self.store.manifest_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = -1
+        if self._retriever is None or self._retriever[0] != stamp:
+            manifest = self.store.require_manifest()
+            self._retriever = (stamp, HybridRetriever(self.store, manifest, self.encoder))
+        return self._retriever[1]
+
+    def manifest(self) -> Manifest:
+        return self.retriever().manifest
+
+    # -- indexing -----------------------------------------------------------------------------
+    def ingest(
+        self, folder: str | Path | None = None, *, rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        corpus = Path(folder) if folder is not None else self.settings.corpus_dir
+        return ingest(self.settings, corpus, lambda: self.encoder, rebuild=rebuild,
+                      progress=progress)
+
+    def index_stats(self) -> IndexStats:
+        return self.store.stats()
+
+    def document_text(self, file: str) -> str:
+        """The current text of an indexed file; refuses anything the index does not name."""
+        manifest = self.manifest()
+        if file not in manifest.files or manifest.corpus_dir is None:
+            raise AssistantError(f"'{file}' is not an indexed document.")
+        path = Path(manifest.corpus_dir) / file
+        mtime = path.stat().st_mtime_ns
+        cached = self._texts.get(file)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, read_document(Path(manifest.corpus_dir), file).text)
+            self._texts[file] = cached
+        return cached[1]
+
+    # -- answering ----------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Turn | tuple[str, str]] = ()) -> Answer:
+        answer = None
+        for event in self.stream(question, history):
+            if event.kind == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, history: Sequence[Turn | tuple[str, str]] = ()
+    ) -> Iterator[StreamEvent]:
+        started = time.perf_counter()
+        question, notice = self._clean(question)
+        turns = [t if isinstance(t, Turn) else Turn(*t) for t in history]
+        timings: dict[str, float] = {}
+
+        yield StreamEvent(kind="status", text="Searching the documents")
+        query = f"{turns[-1].question} {question}" if turns else question
+        ranked = self.retriever().retrieve(query, self.settings.top_k, timings)
+        t = time.perf_counter()
+        evidence = select_evidence(query, ranked, self.encoder, self.settings.evidence_sentences,
+                                   self.settings.evidence_tokens)
+        timings["evidence_s"] = time.perf_counter() - t
+
+        backend = self.backend
+        generation = Generation()
+        if evidence:
+            yield StreamEvent(kind="status", text=f"Asking {backend.model}")
+            t = time.perf_counter()
+            messages = build_messages(question, evidence, turns)
+            for delta in generate(backend, messages, self.settings.context_window,
+                                  self.settings.max_answer_tokens, generation):
+                timings.setdefault("first_token_s", time.perf_counter() - started)
+                yield StreamEvent(kind="token", text=delta)
+            timings["generate_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        verified = verify(parse_claims(generation.text), evidence, self.document_text)
+        timings["verify_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - started
+        answer = Answer(
+            question=question, text=verified.text() if not verified.abstained else ABSTAIN,
+            claims=verified.claims, citations=verified.citations,
+            abstained=verified.abstained, conflict=verified.conflict,
+            leads=self._leads(ranked) if verified.abstained else [],
+            dropped_claims=verified.dropped, notice=notice, backend=backend.name,
+            model=backend.model, timings=timings, prompt_tokens=generation.prompt_tokens,
+        )
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+    def _clean(self, question: str) -> tuple[str, str | None]:
+        question = " ".join(question.split())
+        if not question:
+            raise AssistantError("The question is empty; type a question about your documents.")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return question[:limit], f"The question was cut to its first {limit} characters."
+        return question, None
+
+    def _leads(self, ranked: list[Ranked]) -> list[Citation]:
+        leads = []
+        for hit in ranked[:LEADS]:
+            p = hit.passage
+            try:
+                text = self.document_text(p.file)
+            except (OSError, AssistantError, ValueError):
+                continue
+            if text[p.start:p.end] == p.text:
+                leads.append(Citation(file=p.file, start=p.start, end=p.end, quote=p.text,
+                                      line=text.count("\n", 0, p.start) + 1))
+        return leads

@@ -1,0 +1,296 @@
+"""LLM backends behind llama-index's LLM interface, chosen by `Settings.backend`.
+
+- embedded: llama.cpp in this process (llama-cpp-python), using the model's own chat template and
+  JSON-schema constrained output; the stock llama-index LlamaCPP class formats prompts in Llama-2
+  style and ignores schemas, hence this small class.
+- ollama: llama-index's `Ollama` class against a local Ollama server.
+- auto: Ollama when it answers and has the model, else embedded.
+
+Both take `format=<json schema>` in chat/stream_chat, Ollama's own convention.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms import CustomLLM
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+from pydantic import PrivateAttr
+
+from assistant.errors import BackendUnavailableError
+from assistant.settings import Settings
+from assistant.weights import MissingWeightsError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Backend:
+    llm: LLM
+    name: str  # "embedded" or "ollama"
+    model: str
+
+
+# -- embedded llama.cpp ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2)
+def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
+    from llama_cpp import Llama
+
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                 n_batch=512, verbose=False)
+
+
+class EmbeddedLLM(CustomLLM):
+    model_path: str
+    context_window: int = 4096
+    max_tokens: int = 384
+    threads: int = 2
+    _llama: Any = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._llama = _load_llama(self.model_path, self.context_window, self.threads)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(context_window=self.context_window, num_output=self.max_tokens,
+                           is_chat_model=True, model_name=Path(self.model_path).name)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "messages": [{"role": m.role.value, "content": m.content or ""} for m in messages],
+            "temperature": kwargs.get("temperature", 0.0),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": 0,
+        }
+        schema = kwargs.get("format")
+        if isinstance(schema, dict):
+            request["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema == "json":
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        out = _llama_call(lambda: self._llama.create_chat_completion(**self._request(messages, kwargs)))
+        text = out["choices"][0]["message"]["content"] or ""
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+                            raw=out, additional_kwargs={"usage": out.get("usage", {})})
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request = self._request(messages, kwargs)
+
+        def gen() -> ChatResponseGen:
+            text = ""
+            stream = _llama_call(lambda: self._llama.create_chat_completion(stream=True, **request))
+            for chunk in _llama_iter(stream):
+                delta = chunk["choices"][0]["delta"].get("content") or ""
+                text += delta
+                yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+                                   delta=delta, raw=chunk)
+
+        return gen()
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        return CompletionResponse(text=response.message.content or "", raw=response.raw)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        def gen() -> CompletionResponseGen:
+            for r in self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs):
+                yield CompletionResponse(text=r.message.content or "", delta=r.delta, raw=r.raw)
+
+        return gen()
+
+
+def _llama_call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except ValueError as exc:
+        if "context window" in str(exc) or "exceed" in str(exc):
+            raise BackendUnavailableError(
+                f"The prompt does not fit the model's context window ({exc}); raise "
+                "ASSISTANT_CONTEXT_WINDOW or lower ASSISTANT_EVIDENCE_SENTENCES."
+            ) from exc
+        raise
+
+
+def _llama_iter(stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    while True:
+        try:
+            chunk = _llama_call(lambda: next(stream))
+        except StopIteration:
+            return
+        yield chunk
+
+
+def resolve_embedded_model(settings: Settings) -> Path:
+    """A model file from the settings: a name in the cache, a path, or `ollama:NAME`."""
+    from assistant.weights import ALL_WEIGHTS, require
+
+    name = settings.embedded_model
+    if name.startswith("ollama:"):
+        return ollama_store_model(settings.ollama_models_dir, name.removeprefix("ollama:"))
+    for weight in ALL_WEIGHTS:
+        if weight.name == name:
+            return require(weight, settings.model_dir)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"The model file {path} does not exist; set ASSISTANT_EMBEDDED_MODEL to a GGUF file "
+            "or run `make setup` for the default model."
+        )
+    return path
+
+
+def ollama_store_model(store: Path, name: str) -> Path:
+    """The GGUF blob of a model pulled with Ollama, found through its manifest (no server)."""
+    model, _, tag = name.partition(":")
+    parts = model.split("/")
+    host, namespace = "registry.ollama.ai", "library"
+    if len(parts) == 3:
+        host, namespace, model = parts
+    elif len(parts) == 2:
+        namespace, model = parts
+    manifest_path = store / "manifests" / host / namespace / model / (tag or "latest")
+    hint = f"run `ollama pull {name}` or check ASSISTANT_OLLAMA_MODELS_DIR ({store})"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise MissingWeightsError(f"Ollama's store has no model '{name}'; {hint}.") from exc
+    layers = [x for x in manifest.get("layers", [])
+              if x.get("mediaType") == "application/vnd.ollama.image.model"]
+    if not layers:
+        raise MissingWeightsError(f"Ollama's manifest for '{name}' names no model layer; {hint}.")
+    blob = store / "blobs" / layers[0]["digest"].replace(":", "-")
+    try:
+        with blob.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise MissingWeightsError(f"The weights of '{name}' are missing from Ollama's store; {hint}.") from exc
+    if magic != b"GGUF":
+        raise MissingWeightsError(
+            f"The Ollama model '{name}' is not a GGUF file (perhaps safetensors); llama.cpp "
+            "cannot open it, so use the `ollama` backend for it."
+        )
+    return blob
+
+
+def embedded_backend(settings: Settings) -> Backend:
+    path = resolve_embedded_model(settings)
+    llm = EmbeddedLLM(model_path=str(path), context_window=settings.context_window,
+                      max_tokens=settings.max_answer_tokens, threads=settings.threads)
+    label = settings.embedded_model if settings.embedded_model.startswith("ollama:") else path.name
+    return Backend(llm=llm, name="embedded", model=label)
+
+
+# -- Ollama ------------------------------------------------------------------------------------
+
+
+def ollama_client(settings: Settings) -> Any:
+    import ollama
+
+    client = ollama.Client(host=settings.ollama_host, timeout=settings.ollama_timeout_s)
+    client.host_label = settings.ollama_host  # type: ignore[attr-defined]
+    return client
+
+
+def ollama_call(fn: Callable[[], T], client: Any, model: str) -> T:
+    with ollama_errors(getattr(client, "host_label", "the Ollama host"), model):
+        return fn()
+
+
+@contextmanager
+def ollama_errors(host: str, model: str) -> Iterator[None]:
+    """Turn an Ollama request's failures into one sentence that says what to do."""
+    import httpx
+    import ollama
+
+    try:
+        yield
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404 or "not found" in str(exc.error).lower():
+            raise BackendUnavailableError(
+                f"Ollama at {host} has no model '{model}'; run `ollama pull {model}`."
+            ) from exc
+        raise BackendUnavailableError(f"Ollama at {host} answered with an error: {exc.error}.") from exc
+    except httpx.TimeoutException as exc:
+        raise BackendUnavailableError(
+            f"Ollama at {host} did not answer in time; raise ASSISTANT_OLLAMA_TIMEOUT_S "
+            "or use a smaller model."
+        ) from exc
+    except (ConnectionError, httpx.ConnectError) as exc:
+        raise BackendUnavailableError(
+            f"No Ollama server answers at {host}; start it with `ollama serve` "
+            "(or set ASSISTANT_BACKEND=embedded)."
+        ) from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise BackendUnavailableError(
+            f"The connection to Ollama at {host} broke off mid-answer; check the server's log "
+            "and ask again."
+        ) from exc
+
+
+def backend_errors(backend: Backend) -> AbstractContextManager[None]:
+    if backend.name == "ollama":
+        return ollama_errors(getattr(backend.llm, "base_url", "the Ollama host"), backend.model)
+    return nullcontext()
+
+
+def ollama_has_model(settings: Settings) -> bool:
+    """Does a server answer at the host, with the model pulled? Quick: used by `auto`."""
+    import ollama
+
+    try:
+        client = ollama.Client(host=settings.ollama_host, timeout=2.0)
+        names = {m.model for m in client.list().models}
+    except Exception:  # any failure means "not usable now"; auto falls back to embedded
+        return False
+    wanted = settings.ollama_model
+    return wanted in names or f"{wanted}:latest" in names
+
+
+def ollama_backend(settings: Settings) -> Backend:
+    from llama_index.llms.ollama import Ollama
+
+    llm = Ollama(
+        model=settings.ollama_model, base_url=settings.ollama_host,
+        request_timeout=settings.ollama_timeout_s, temperature=0.0,
+        context_window=settings.context_window, keep_alive=settings.ollama_keep_alive,
+        additional_kwargs={"num_predict": settings.max_answer_tokens, "seed": 0},
+    )
+    return Backend(llm=llm, name="ollama", model=settings.ollama_model)
+
+
+def make_backend(settings: Settings) -> Backend:
+    if settings.backend == "ollama":
+        return ollama_backend(settings)
+    if settings.backend == "auto" and ollama_has_model(settings):
+        return ollama_backend(settings)
+    return embedded_backend(settings)

@@ -1,0 +1,212 @@
+"""The command line: `assistant ingest | index | ask | chat | ui | eval | settings`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.errors import AssistantError
+from assistant.schema import Answer, IngestReport
+
+F = TypeVar("F", bound=Callable[..., Any])
+console = Console()
+errors = Console(stderr=True)
+
+
+def friendly_errors(fn: F) -> F:
+    """A user sees one sentence and a non-zero exit, never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AssistantError as exc:
+            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            sys.exit(1)
+        except FileNotFoundError as exc:
+            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def make_assistant(backend: str | None = None) -> Any:
+    from assistant.api import Assistant
+    from assistant.settings import Settings
+
+    overrides = {"backend": backend} if backend else {}
+    return Assistant(Settings(**overrides))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Answer questions from a folder of documents, citing the exact passage for every claim.
+
+    Settings come from defaults, ./assistant.toml and ASSISTANT_* variables
+    (see `assistant settings`).
+    """
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@friendly_errors
+def ingest(folder: Path | None, rebuild: bool) -> None:
+    """Index FOLDER (default: the corpus_dir setting); only changed files are re-embedded."""
+    assistant = make_assistant()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=errors, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = assistant.ingest(folder, rebuild=rebuild, progress=progress)
+    print_report(report)
+
+
+def print_report(report: IngestReport) -> None:
+    if report.notice:
+        console.print(f"[yellow]{escape(report.notice)}[/]")
+    table = Table(title="Ingestion", show_lines=False)
+    table.add_column("status")
+    table.add_column("files", justify="right")
+    table.add_column("names / reason")
+    for label, names in (("added", report.added), ("updated", report.updated),
+                         ("removed", report.removed), ("unchanged", report.unchanged)):
+        shown = ", ".join(names[:5]) + (f" … (+{len(names) - 5})" if len(names) > 5 else "")
+        table.add_row(label, str(len(names)), escape(shown))
+    for skipped in report.skipped:
+        table.add_row("[red]skipped[/]", "1", escape(f"{skipped.file}: {skipped.reason}"))
+    console.print(table)
+    console.print(f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s")
+
+
+@main.command()
+@friendly_errors
+def index() -> None:
+    """Show the index: files, passages, encoder, size on disk."""
+    stats = make_assistant().index_stats()
+    table = Table(show_header=False)
+    for key, value in stats.model_dump().items():
+        if key == "size_bytes":
+            key, value = "size on disk", f"{value / 1e6:.1f} MB"
+        table.add_row(key.replace("_", " "), escape(str(value)))
+    console.print(table)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@friendly_errors
+def ask(question: str, as_json: bool, backend: str | None) -> None:
+    """Answer QUESTION with numbered citations and their quoted passages."""
+    assistant = make_assistant(backend)
+    if as_json:
+        click.echo(assistant.ask(question).model_dump_json(indent=2))
+        return
+    answer = None
+    for event in assistant.stream(question):
+        if event.kind == "status":
+            errors.print(f"[dim]{escape(event.text)}…[/]")
+        elif event.kind == "answer":
+            answer = event.answer
+    assert answer is not None
+    print_answer(answer)
+
+
+def print_answer(answer: Answer) -> None:
+    if answer.notice:
+        console.print(f"[yellow]{escape(answer.notice)}[/]")
+    style = "yellow" if answer.abstained else "bold"
+    console.print(f"[{style}]{escape(answer.text)}[/]")
+    for n, c in enumerate(answer.citations, start=1):
+        console.print(f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} "
+                      f"(chars {c.start}-{c.end})\n      “{escape(c.quote)}”")
+    if answer.leads:
+        console.print("  Nearest passages (leads, not citations):")
+        for c in answer.leads:
+            quote = c.quote if len(c.quote) < 240 else c.quote[:240] + "…"
+            console.print(f"   - {escape(c.file)}, line {c.line}: “{escape(quote)}”")
+    total = answer.timings.get("total_s", 0.0)
+    console.print(f"[dim]{answer.backend} · {escape(answer.model)} · {total:.1f} s[/]")
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@friendly_errors
+def chat(backend: str | None) -> None:
+    """Ask questions in a loop; follow-ups are read with the previous turn. Ctrl-D quits."""
+    from assistant.generation import Turn
+
+    assistant = make_assistant(backend)
+    history: list[Turn] = []
+    console.print("[dim]Ask a question about your documents (Ctrl-D to quit).[/]")
+    while True:
+        try:
+            question = console.input("[bold green]> [/]")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not question.strip():
+            continue
+        try:
+            answer = assistant.ask(question, history)
+        except AssistantError as exc:
+            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            continue
+        print_answer(answer)
+        history.append(Turn(question=answer.question, answer=answer.text))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", default=None, help="USER:PASS; required with a --host other than 127.0.0.1.")
+@friendly_errors
+def ui(host: str, port: int, auth: str | None) -> None:
+    """Start the chat web UI (http://127.0.0.1:7860 by default)."""
+    from assistant.ui import launch
+
+    launch(host=host, port=port, auth=auth)
+
+
+@main.command(name="eval")
+@click.argument("cases", required=False, type=click.Path(path_type=Path, exists=True))
+@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for report.md and report.json (default: beside CASES).")
+@friendly_errors
+def evaluate(cases: Path | None, backend: str | None, report_dir: Path | None) -> None:
+    """Score answers against CASES.jsonl (default: evals/cases.jsonl) and write a report."""
+    from assistant.evaluation import run_evaluation
+
+    cases = cases or Path("evals/cases.jsonl")
+    result = run_evaluation(make_assistant(backend), cases, report_dir or cases.parent)
+    console.print(result.summary_markdown())
+
+
+@main.command()
+def settings() -> None:
+    """List every setting with its value and description."""
+    from assistant.settings import Settings
+
+    current = Settings()
+    table = Table("setting (ASSISTANT_*)", "value", "description")
+    for name, field in Settings.model_fields.items():
+        value = getattr(current, name)
+        table.add_row(name, escape(json.dumps(value, default=str)), escape(field.description or ""))
+    console.print(table)

@@ -1,0 +1,120 @@
+"""Encoders: text -> unit vectors, behind one small interface chosen by `Settings.encoder`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from assistant.settings import Settings
+from assistant.weights import MINILM_ONNX, MINILM_TOKENIZER, require
+
+
+class Encoder(Protocol):
+    id: str  # stored with the index: vectors of different encoders never mix
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def token_counter(settings: Settings) -> Callable[[Sequence[str]], list[int]]:
+    """Counts MiniLM word pieces; the shipped tokenizer.json pads and truncates to 128, so both
+    are switched off here or every text would count as 128."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(require(MINILM_TOKENIZER, settings.model_dir)))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+
+    def count(texts: Sequence[str]) -> list[int]:
+        encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    return count
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 as int8 ONNX: mean pooling + L2 norm, as sentence-transformers does."""
+
+    id = "all-MiniLM-L6-v2-int8-onnx"
+    max_tokens = 256
+    batch_size = 32
+
+    def __init__(self, settings: Settings) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(require(MINILM_TOKENIZER, settings.model_dir)))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.enable_padding()  # to the longest in the batch, not the file's fixed 128
+        self.counter = token_counter(settings)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = settings.threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(require(MINILM_ONNX, settings.model_dir)), options,
+            providers=["CPUExecutionProvider"],
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.counter(texts)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            out[idx] = self._embed_batch([texts[i] for i in idx])
+        return out
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+class OllamaEncoder:
+    """An Ollama embedding model through /api/embed; tokens are counted with MiniLM's tokenizer
+    (only used to size passages, so an approximation is fine)."""
+
+    def __init__(self, settings: Settings, model: str) -> None:
+        from assistant.backends import ollama_client
+
+        self.id = f"ollama:{model}"
+        self.model = model
+        self.client = ollama_client(settings)
+        self.counter = token_counter(settings)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.counter(texts)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from assistant.backends import ollama_call
+
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        response = ollama_call(lambda: self.client.embed(model=self.model, input=list(texts)),
+                               self.client, self.model)
+        vectors = np.array(response["embeddings"], dtype=np.float32)
+        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
+def make_encoder(settings: Settings) -> Encoder:
+    if settings.encoder == "minilm":
+        return MiniLMEncoder(settings)
+    if settings.encoder.startswith("ollama:"):
+        return OllamaEncoder(settings, settings.encoder.removeprefix("ollama:"))
+    raise ValueError(f"Unknown encoder '{settings.encoder}'; use 'minilm' or 'ollama:NAME'.")

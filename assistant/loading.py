@@ -1,0 +1,176 @@
+"""files -> Document: walk a folder safely and read each supported file as text.
+
+Bad files never stop ingestion: each is reported as `Skipped` with a reason a person understands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from io import BytesIO
+from pathlib import Path
+
+from assistant.schema import Document, Skipped
+
+SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+
+
+@dataclass(frozen=True)
+class Found:
+    """A candidate file: its name relative to the root and its real path."""
+
+    file: str
+    path: Path
+
+
+def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
+    """Every regular file below `root`, following only symlinks that stay inside it, once."""
+    root = root.resolve()
+    found: list[Found] = []
+    skipped: list[Skipped] = []
+    seen_dirs: set[Path] = {root}
+    seen_files: set[Path] = set()
+
+    def visit(directory: Path, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(file=rel or ".", reason=f"cannot read folder: {exc.strerror}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden files and folders (.git, .DS_Store) are never documents
+            name = f"{rel}/{entry.name}" if rel else entry.name
+            path = Path(entry.path)
+            real = path.resolve()
+            if entry.is_symlink():
+                if not real.is_relative_to(root):
+                    skipped.append(Skipped(file=name, reason="symlink points outside the folder"))
+                    continue
+                if not real.exists():
+                    skipped.append(Skipped(file=name, reason="broken symlink"))
+                    continue
+            if real.is_dir():
+                if real in seen_dirs:
+                    if entry.is_symlink():
+                        skipped.append(Skipped(file=name, reason="symlink loop (folder already read)"))
+                    continue
+                seen_dirs.add(real)
+                visit(real, name)
+            elif real.is_file():
+                if real in seen_files:
+                    continue  # a symlink to a file already listed
+                seen_files.add(real)
+                found.append(Found(file=name, path=real))
+
+    visit(root, "")
+    return found, skipped
+
+
+def read_bytes(found: Found, max_bytes: int) -> bytes | Skipped:
+    suffix = found.path.suffix.lower()
+    if suffix not in SUPPORTED:
+        return Skipped(file=found.file, reason=f"unsupported file type '{suffix or '(none)'}'")
+    try:
+        size = found.path.stat().st_size
+        if size > max_bytes:
+            return Skipped(
+                file=found.file,
+                reason=f"too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.1f} MB)",
+            )
+        return found.path.read_bytes()
+    except OSError as exc:
+        return Skipped(file=found.file, reason=f"cannot read: {exc.strerror}")
+
+
+def parse(found: Found, data: bytes) -> Document | Skipped:
+    """Bytes -> Document. The text is what citations point into."""
+    suffix = found.path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            text = _pdf_text(data)
+        else:
+            if b"\x00" in data[:8192]:
+                return Skipped(file=found.file, reason="binary content (NUL bytes)")
+            decoded = data.decode("utf-8-sig")
+            text = _html_text(decoded) if suffix in {".html", ".htm"} else decoded
+    except UnicodeDecodeError:
+        return Skipped(file=found.file, reason="not UTF-8 text (cannot decode)")
+    except Exception as exc:  # a damaged PDF can raise almost anything from pypdf
+        return Skipped(file=found.file, reason=f"cannot parse: {type(exc).__name__}: {exc}"[:200])
+    if not text.strip():
+        return Skipped(file=found.file, reason="empty (no text)")
+    return Document(file=found.file, text=text, sha256=hashlib.sha256(data).hexdigest())
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iter_files(root: Path, max_bytes: int) -> Iterator[tuple[Found, bytes] | Skipped]:
+    found, skipped = walk(root)
+    yield from skipped
+    for item in found:
+        data = read_bytes(item, max_bytes)
+        yield data if isinstance(data, Skipped) else (item, data)
+
+
+def read_document(root: Path, file: str) -> Document:
+    """Re-read one indexed document (for verification and the source viewer)."""
+    path = (root / file).resolve()
+    found = Found(file=file, path=path)
+    result = parse(found, path.read_bytes())
+    if isinstance(result, Skipped):
+        raise ValueError(f"{file}: {result.reason}")
+    return result
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show: no script, style, head or template content."""
+
+    HIDDEN = {"script", "style", "head", "template", "noscript", "svg"}
+    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
+             "article", "header", "footer", "blockquote", "pre", "table", "ul", "ol", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.HIDDEN:
+            self.hidden_depth += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden_depth = max(0, self.hidden_depth - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden_depth:
+            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+
+
+def _html_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    paragraphs: list[str] = []
+    for line in lines:
+        if line:
+            paragraphs.append(line)
+    return "\n\n".join(paragraphs)
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(BytesIO(data))
+    return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()

@@ -1,0 +1,96 @@
+"""The typed records passed between the stages of the data path (the contract between modules)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Document(BaseModel):
+    file: str = Field(description="Path relative to the corpus folder, with '/' separators.")
+    text: str
+    sha256: str = Field(description="sha256 of the file's bytes.")
+
+
+class Passage(BaseModel):
+    id: str
+    file: str
+    start: int
+    end: int
+    text: str = Field(description="Always equal to document.text[start:end].")
+
+
+class Skipped(BaseModel):
+    file: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    added: list[str] = []
+    updated: list[str] = []
+    removed: list[str] = []
+    unchanged: list[str] = []
+    skipped: list[Skipped] = []
+    passages_embedded: int = 0
+    rebuilt: bool = False
+    notice: str | None = None
+    seconds: float = 0.0
+
+
+class IndexStats(BaseModel):
+    index_dir: str
+    corpus_dir: str | None
+    files: int
+    passages: int
+    encoder: str
+    size_bytes: int
+    last_ingest: str | None
+
+
+class Evidence(BaseModel):
+    """A sentence span shown to the model; `id` is what the model cites."""
+
+    id: int
+    passage_id: str
+    file: str
+    start: int
+    end: int
+    text: str
+
+
+class Citation(BaseModel):
+    file: str
+    start: int
+    end: int
+    quote: str = Field(description="Exactly the document text at [start:end].")
+    line: int = Field(description="1-based line of `start` in the document.")
+
+
+class Claim(BaseModel):
+    text: str
+    citations: list[int] = Field(description="Numbers (1-based) into Answer.citations.")
+
+
+class Answer(BaseModel):
+    question: str
+    text: str
+    claims: list[Claim] = []
+    citations: list[Citation] = []
+    abstained: bool = False
+    conflict: bool = False
+    leads: list[Citation] = Field(
+        [], description="Nearest passages offered when abstaining; not citations."
+    )
+    dropped_claims: list[str] = Field([], description="Draft claims that failed verification.")
+    notice: str | None = None
+    backend: str = ""
+    model: str = ""
+    timings: dict[str, float] = {}
+    prompt_tokens: int = 0
+
+
+class StreamEvent(BaseModel):
+    kind: Literal["status", "token", "answer"]
+    text: str = ""
+    answer: Answer | None = None

@@ -1,0 +1,156 @@
+"""The terms of a text that carry meaning: numbers, months, names and content-word stems.
+
+Shared by evidence selection (what looks relevant) and verification (what must be grounded), so
+both read "Sept. 30", "30 September" and "September 30th" as the same date and "49" and
+"forty-nine" as the same number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_STOP = frozenset(STOPWORDS_EN) | {
+    "also", "said", "says", "according", "would", "could", "may", "might", "one", "two", "did",
+    "does", "done", "many", "much", "per", "s", "t", "documents", "document", "evidence",
+}
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate(
+    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_ALIASES = {"dozen": 12, "a dozen": 12}
+MONTHS = {
+    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "may": "may",
+    "jun": "june", "jul": "july", "aug": "august", "sep": "september", "sept": "september",
+    "oct": "october", "nov": "november", "dec": "december",
+}
+# Words that are capitalised only because they start a sentence or are generic.
+_NOT_NAMES = _STOP | {"the", "a", "an", "in", "on", "at", "it", "its", "they", "he", "she",
+                      "according", "since", "however", "there", "this", "that", "these", "when"}
+
+# Numbers and dates are compared through numbers() and months(), not as words.
+_NOT_CONTENT = frozenset([*_UNITS, *_TENS, *_SCALES, "dozen", *MONTHS, *MONTHS.values(),
+                          "th", "st", "nd", "rd"])
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d[\d,.]*\d|\d")
+_NUMBER_WORDS = re.compile(
+    r"\b(?:(?:" + "|".join([*_TENS, *_UNITS]) + r")(?:[\s-]+(?:" + "|".join([*_TENS, *_UNITS,
+    *_SCALES]) + r"))*)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _words_to_number(phrase: str) -> int | None:
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", phrase.lower()):
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word in _SCALES:
+            current = max(current, 1) * _SCALES[word]
+            if _SCALES[word] >= 1000:
+                total, current = total + current, 0
+        else:
+            return None
+    return total + current
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers as canonical digit strings: '2,132' -> '2132', '30th' -> '30', 'forty-nine' -> '49'."""
+    found: set[str] = set()
+    for match in re.finditer(r"\d[\d,]*(?:\.\d+)?", text):
+        raw = match.group().rstrip(",").replace(",", "")
+        found.add(raw.rstrip("0").rstrip(".") if "." in raw else str(int(raw)))
+    for match in _NUMBER_WORDS.finditer(text):
+        value = _words_to_number(match.group())
+        if value is not None and match.group().lower() not in {"one"}:
+            found.add(str(value))
+    for alias, value in _ALIASES.items():
+        if re.search(rf"\b{alias}\b", text, re.IGNORECASE):
+            found.add(str(value))
+    return found
+
+
+def months(text: str) -> set[str]:
+    found = set()
+    for word in re.findall(r"[A-Za-z]+", text):
+        key = word.lower()
+        if key == "may" and not word[0].isupper():
+            continue  # the verb
+        if key in MONTHS.values():
+            found.add(key)
+        elif key[:4] in MONTHS and (len(key) <= 4 or key.startswith(MONTHS[key[:4]][: len(key)])):
+            found.add(MONTHS[key[:4]])
+        elif key[:3] in MONTHS and key != "may" and MONTHS[key[:3]].startswith(key):
+            found.add(MONTHS[key[:3]])
+    return found
+
+
+def names(text: str) -> set[str]:
+    """Lower-cased capitalised words that are not sentence starts, months or stop words."""
+    found: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?:])\s+|\n", text):
+        tokens = words(sentence)
+        for i, token in enumerate(tokens):
+            low = token.lower()
+            if not token[0].isupper() or low in _NOT_NAMES or months(token):
+                continue
+            if i == 0 and low in _STOP:
+                continue
+            found.add(low.replace("’", "'"))
+    return found
+
+
+def stems(text: str) -> set[str]:
+    """Content-word stems (no stop words, no numbers)."""
+    tokens = [w.lower() for w in words(text) if not w[0].isdigit()]
+    kept = [t for t in tokens if t not in _STOP and t not in _NOT_CONTENT and len(t) > 1]
+    return set(_stemmer().stemWords(kept))
+
+
+def similar_word(a: str, b: str) -> bool:
+    """Names match across spelling variants: equal, a prefix (Russia/Russian) or one edit apart
+    for words of five letters or more (Idlib/Idleb)."""
+    if a == b:
+        return True
+    if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True
+    if min(len(a), len(b)) >= 5 and abs(len(a) - len(b)) <= 1:
+        return _edit_distance_at_most_one(a, b)
+    return False
+
+
+def _edit_distance_at_most_one(a: str, b: str) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)):] == b[i + 1:]
+
+
+@dataclass(frozen=True)
+class Terms:
+    numbers: frozenset[str]
+    months: frozenset[str]
+    names: frozenset[str]
+    stems: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Terms:
+        return cls(frozenset(numbers(text)), frozenset(months(text)), frozenset(names(text)),
+                   frozenset(stems(text)))

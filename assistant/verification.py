@@ -1,0 +1,156 @@
+"""Draft claims -> verified claims with citations. Nothing here trusts the model.
+
+A citation is kept only if (1) the evidence id exists, (2) the file on disk still holds exactly
+the evidence text at that span, and (3) the cited spans carry the claim: every number, date and
+name in the claim appears in one of them and most of its content words appear in them. A claim whose own citations
+fail is checked against the other evidence spans (the program may find the right one); a claim
+nothing carries is dropped. No grounded claim means the answer abstains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from pydantic import BaseModel, Field
+
+from assistant.schema import Citation, Claim, Evidence
+from assistant.terms import Terms, similar_word, words
+
+MIN_CONTENT_OVERLAP = 0.5
+
+
+class DraftClaim(BaseModel):
+    """What the model is asked to produce (the JSON schema's item)."""
+
+    statement: str = Field(max_length=400)
+    evidence: list[int] = Field(max_length=4)
+
+
+@dataclass
+class Verified:
+    claims: list[Claim] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    conflict: bool = False
+
+    @property
+    def abstained(self) -> bool:
+        return not self.claims
+
+    def text(self) -> str:
+        parts = [
+            claim.text.rstrip() + " " + "".join(f"[{n}]" for n in claim.citations)
+            for claim in self.claims
+        ]
+        body = " ".join(parts)
+        return f"The sources differ. {body}" if self.conflict else body
+
+
+class _Span:
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self.terms = Terms.of(evidence.text)
+        self.words = {w.lower().replace("’", "'") for w in words(evidence.text)}
+
+
+def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
+    """Do these spans carry the claim? One of them must hold every number, date and name of
+    the claim (so facts from different sentences cannot be stitched into a false one), together
+    they must hold most of its content words, and each must share something with it."""
+    if not spans or not (claim.numbers or claim.months or claim.names or claim.stems):
+        return False
+    if not any(_holds_key_terms(claim, span) for span in spans):
+        return False
+    span_stems = set().union(*(s.terms.stems for s in spans))
+    if claim.stems and len(claim.stems & span_stems) / len(claim.stems) < MIN_CONTENT_OVERLAP:
+        return False
+    for span in spans:
+        shared = (span.terms.numbers & claim.numbers) | (span.terms.stems & claim.stems)
+        if not shared and not any(similar_word(n, w) for n in claim.names for w in span.words):
+            return False
+    return True
+
+
+def _supports(claim: Terms, span: _Span) -> bool:
+    """Is this span worth citing on its own: the claim's figures and dates, and a good part of
+    its words? Spans that only share common words ("Russia", "Syria") are not cited."""
+    if not (claim.numbers <= span.terms.numbers and claim.months <= span.terms.months):
+        return False
+    return not claim.stems or len(claim.stems & span.terms.stems) / len(claim.stems) >= 0.3
+
+
+def _holds_key_terms(claim: Terms, span: _Span) -> bool:
+    return (
+        claim.numbers <= span.terms.numbers
+        and claim.months <= span.terms.months
+        and all(any(similar_word(name, w) for w in span.words) for name in claim.names)
+    )
+
+
+def verify(
+    drafts: Sequence[DraftClaim], evidence: Sequence[Evidence], read_text: Callable[[str], str]
+) -> Verified:
+    spans = {ev.id: _Span(ev) for ev in evidence if _still_in_file(ev, read_text)}
+    result = Verified()
+    numbering: dict[tuple[str, int, int], int] = {}
+    seen_statements: set[str] = set()
+    for draft in drafts:
+        statement = " ".join(draft.statement.split())
+        if not statement or statement.lower() in seen_statements:
+            continue
+        seen_statements.add(statement.lower())
+        claim_terms = Terms.of(statement)
+        cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
+        chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
+        if chosen is None:
+            result.dropped.append(statement)
+            continue
+        chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
+        numbers = []
+        for span in chosen:
+            ev = span.evidence
+            key = (ev.file, ev.start, ev.end)
+            if key not in numbering:
+                text = read_text(ev.file)
+                numbering[key] = len(result.citations) + 1
+                result.citations.append(Citation(
+                    file=ev.file, start=ev.start, end=ev.end, quote=text[ev.start:ev.end],
+                    line=text.count("\n", 0, ev.start) + 1,
+                ))
+            numbers.append(numbering[key])
+        result.claims.append(Claim(text=statement, citations=sorted(set(numbers))))
+    result.conflict = _conflicting(result)
+    return result
+
+
+def _still_in_file(ev: Evidence, read_text: Callable[[str], str]) -> bool:
+    try:
+        return read_text(ev.file)[ev.start:ev.end] == ev.text
+    except (OSError, ValueError):
+        return False
+
+
+def _find_support(claim: Terms, spans: dict[int, _Span]) -> list[_Span] | None:
+    """The smallest set (one or two spans) of the evidence that carries the claim."""
+    pool = list(spans.values())
+    for size in (1, 2):
+        for group in combinations(pool, size):
+            if carries(claim, group):
+                return list(group)
+    return None
+
+
+def _conflicting(result: Verified) -> bool:
+    """Two claims that state different figures from different files: the sources disagree."""
+    facts = []
+    for claim in result.claims:
+        files = {result.citations[n - 1].file for n in claim.citations}
+        numbers = Terms.of(claim.text).numbers
+        if numbers:
+            facts.append((files, numbers))
+    return any(
+        not (fa & fb) and not (na <= nb or nb <= na)
+        for (fa, na), (fb, nb) in combinations(facts, 2)
+    )
