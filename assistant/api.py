@@ -13,18 +13,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.backends import Backend, make_backend
+from typing import TYPE_CHECKING
+
 from assistant.embedding import Encoder, make_encoder
 from assistant.errors import AssistantError
-from assistant.evidence import select_evidence
-from assistant.generation import Generation, Turn, build_messages, generate, parse_claims
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ingest
 from assistant.loading import read_document
-from assistant.retrieval import HybridRetriever, Ranked
-from assistant.schema import Answer, Citation, IndexStats, IngestReport, StreamEvent
+from assistant.schema import Answer, Citation, IndexStats, IngestReport, StreamEvent, Turn
 from assistant.settings import Settings
-from assistant.verification import verify
+
+if TYPE_CHECKING:
+    from assistant.backends import Backend
+    from assistant.retrieval import HybridRetriever, Ranked
+
+# The answering stages import llama-index (~1-2 s); they are imported on first use so that
+# `assistant ingest` on an unchanged folder returns at once.
 
 ABSTAIN = "The documents do not say."
 LEADS = 3
@@ -49,6 +53,8 @@ class Assistant:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
+            from assistant.backends import make_backend
+
             self._backend = make_backend(self.settings)
         return self._backend
 
@@ -59,6 +65,8 @@ class Assistant:
         except FileNotFoundError:
             stamp = -1
         if self._retriever is None or self._retriever[0] != stamp:
+            from assistant.retrieval import HybridRetriever
+
             manifest = self.store.require_manifest()
             self._retriever = (stamp, HybridRetriever(self.store, manifest, self.encoder))
         return self._retriever[1]
@@ -103,9 +111,13 @@ class Assistant:
     def stream(
         self, question: str, history: Sequence[Turn | tuple[str, str]] = ()
     ) -> Iterator[StreamEvent]:
+        from assistant.evidence import select_evidence
+        from assistant.generation import Generation, build_messages, generate, parse_claims
+        from assistant.verification import verify
+
         started = time.perf_counter()
         question, notice = self._clean(question)
-        turns = [t if isinstance(t, Turn) else Turn(*t) for t in history]
+        turns = [t if isinstance(t, Turn) else Turn(question=t[0], answer=t[1]) for t in history]
         timings: dict[str, float] = {}
 
         yield StreamEvent(kind="status", text="Searching the documents")

@@ -150,7 +150,7 @@ def print_answer(answer: Answer) -> None:
 @friendly_errors
 def chat(backend: str | None) -> None:
     """Ask questions in a loop; follow-ups are read with the previous turn. Ctrl-D quits."""
-    from assistant.generation import Turn
+    from assistant.schema import Turn
 
     assistant = make_assistant(backend)
     history: list[Turn] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -29,10 +30,9 @@ class Found:
 def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
     """Every regular file below `root`, following only symlinks that stay inside it, once."""
     root = root.resolve()
-    found: list[Found] = []
+    found: dict[Path, tuple[Found, bool]] = {}  # real path -> (file, reached through a link)
     skipped: list[Skipped] = []
     seen_dirs: set[Path] = {root}
-    seen_files: set[Path] = set()
 
     def visit(directory: Path, rel: str) -> None:
         try:
@@ -61,13 +61,13 @@ def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
                 seen_dirs.add(real)
                 visit(real, name)
             elif real.is_file():
-                if real in seen_files:
-                    continue  # a symlink to a file already listed
-                seen_files.add(real)
-                found.append(Found(file=name, path=real))
+                linked = entry.is_symlink()
+                if real in found and (linked or not found[real][1]):
+                    continue  # one file reached twice is read once, under its own name
+                found[real] = (Found(file=name, path=real), linked)
 
     visit(root, "")
-    return found, skipped
+    return sorted((f for f, _ in found.values()), key=lambda f: f.file), skipped
 
 
 def read_bytes(found: Found, max_bytes: int) -> bytes | Skipped:
@@ -104,10 +104,6 @@ def parse(found: Found, data: bytes) -> Document | Skipped:
     if not text.strip():
         return Skipped(file=found.file, reason="empty (no text)")
     return Document(file=found.file, text=text, sha256=hashlib.sha256(data).hexdigest())
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def iter_files(root: Path, max_bytes: int) -> Iterator[tuple[Found, bytes] | Skipped]:
@@ -154,7 +150,7 @@ class _VisibleText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self.hidden_depth:
-            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+            self.parts.append(re.sub(r"\s+", " ", data))  # keep the gaps between inline tags
 
 
 def _html_text(html: str) -> str:

@@ -90,6 +90,13 @@ class Answer(BaseModel):
     prompt_tokens: int = 0
 
 
+class Turn(BaseModel):
+    """One earlier exchange of a conversation, for follow-up questions."""
+
+    question: str
+    answer: str
+
+
 class StreamEvent(BaseModel):
     kind: Literal["status", "token", "answer"]
     text: str = ""

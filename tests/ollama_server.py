@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from llama_cpp import LLAMA_POOLING_TYPE_MEAN, LLAMA_POOLING_TYPE_UNSPECIFIED, Llama, LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import JSON_GBNF
-from starlette.exceptions import HTTPException
 
 VERSION = "0.12.6"  # the Ollama server version this double claims to be
 DEFAULT_NUM_CTX = 4096
@@ -65,28 +64,12 @@ class DroppedConnection(Exception):
     """Raised in a response already started, on purpose: uvicorn then aborts the connection."""
 
 
-def _is_drop(exc: BaseException | None) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_drop(e) for e in exc.exceptions)
-    return isinstance(exc, DroppedConnection)
-
-
 def _stamp(when: datetime | None = None) -> str:
-    return (when or datetime.now(timezone.utc)).isoformat().replace("+00:00", "Z")
+    return (when or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
 
 
 def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
-
-
-def _keep_alive(value: Any) -> timedelta:
-    """keep_alive: seconds, or a Go duration such as "5m" or "1h30m"; negative means forever."""
-    text = "5m" if value in (None, "") else str(value)
-    if not re.fullmatch(r"(-?\d+(\.\d+)?(ns|us|ms|s|m|h)?)+", text):
-        raise OllamaError(400, f'time: invalid duration "{text}"')
-    units = {"": 1.0, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    seconds = sum(float(n) * units[u] for n, u in re.findall(r"(-?[\d.]+)(ns|us|ms|s|m|h)?", text))
-    return timedelta(seconds=seconds) if seconds >= 0 else timedelta(days=36500)
 
 
 @dataclass
@@ -101,9 +84,9 @@ class _Loaded:
 class Engine:
     """The GGUF files, loaded lazily and one at a time; every llama call holds `lock`."""
 
-    def __init__(self, models: dict[str, Path], embed_model: Path | None) -> None:
+    def __init__(self, models: dict[str, Path], embed_model: Path | None, n_threads: int):
         self.models = {name: Path(path) for name, path in models.items()}
-        self.embed_model = Path(embed_model) if embed_model else None
+        self.embed_model, self.n_threads = Path(embed_model) if embed_model else None, n_threads
         self.lock, self._info_lock = threading.Lock(), threading.Lock()
         self.loaded: _Loaded | None = None
         self._info: dict[Path, dict[str, Any]] = {}
@@ -117,24 +100,23 @@ class Engine:
                 eos = llama._model.token_get_text(llama.token_eos())
                 llama.close()
                 arch, stat = meta.get("general.architecture", "unknown"), path.stat()
-                key = f"{path}:{stat.st_size}:{stat.st_mtime}".encode()
-                size = meta.get("general.size_label") or f"{n_params / 1e6:.2f}M"
-                quant = FILE_TYPES.get(int(meta.get("general.file_type", -1)), "unknown")
                 self._info[path] = {
                     "meta": meta, "arch": arch, "eos": eos, "n_params": n_params,
-                    "size": stat.st_size, "digest": hashlib.sha256(key).hexdigest(),
-                    "modified_at": _stamp(datetime.fromtimestamp(stat.st_mtime, timezone.utc)),
+                    "size": stat.st_size, "modified_at": _stamp(datetime.fromtimestamp(
+                        stat.st_mtime, UTC)), "digest": hashlib.sha256(
+                        f"{path}:{stat.st_size}:{stat.st_mtime}".encode()).hexdigest(),
                     "details": {"parent_model": "", "format": "gguf", "family": arch,
-                                "families": [arch], "parameter_size": size,
-                                "quantization_level": quant}}
+                                "families": [arch], "parameter_size": meta.get(
+                                    "general.size_label") or f"{n_params / 1e6:.2f}M",
+                                "quantization_level": FILE_TYPES.get(
+                                    int(meta.get("general.file_type", -1)), "unknown")}}
             return self._info[path]
 
-    def load(self, name: str, n_ctx: int, keep_alive: Any, embedding: bool = False
-             ) -> tuple[_Loaded, float]:
+    def load(self, name: str, n_ctx: int, embedding: bool = False) -> tuple[_Loaded, float]:
         """The model for `name` with this n_ctx, loaded unless it already is. Hold `lock`."""
         path = self.embed_model if embedding else self.models[name]
         assert path is not None
-        expires = datetime.now(timezone.utc) + _keep_alive(keep_alive)
+        expires = datetime.now(UTC) + timedelta(minutes=5)  # Ollama's default keep_alive
         if self.loaded and self.loaded.key == (path, n_ctx, embedding):
             self.loaded.name, self.loaded.expires_at = name, expires
             return self.loaded, 0.0
@@ -143,15 +125,14 @@ class Engine:
         extra: dict[str, Any] = {}
         if embedding:  # a causal LM has no pooling of its own: mean-pool like embedding models
             own = f"{info['arch']}.pooling_type" in info["meta"]
-            extra = {"embedding": True, "n_batch": n_ctx, "n_ubatch": n_ctx,
-                     "pooling_type": LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_MEAN}
-        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=2, n_threads_batch=2,
-                      verbose=False, **extra)
-        template = Jinja2ChatFormatter(
-            info["meta"].get("tokenizer.chat_template", "{% for m in messages %}{{ m.content }}\n"
-                                                        "{% endfor %}"),
-            eos_token=info["eos"], bos_token=llama._model.token_get_text(llama.token_bos()))
-        self.loaded = _Loaded(name, (path, n_ctx, embedding), llama, template, expires)
+            extra = {"embedding": True, "n_batch": n_ctx, "n_ubatch": n_ctx, "pooling_type":
+                     LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_MEAN}
+        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.n_threads,
+                      n_threads_batch=self.n_threads, verbose=False, **extra)
+        template = info["meta"].get("tokenizer.chat_template", "{{ messages[-1].content }}")
+        bos = llama._model.token_get_text(llama.token_bos())
+        self.loaded = _Loaded(name, (path, n_ctx, embedding), llama,
+                              Jinja2ChatFormatter(template, info["eos"], bos), expires)
         return self.loaded, time.perf_counter() - started
 
     def unload(self) -> None:
@@ -161,16 +142,16 @@ class Engine:
 
 
 def _settings(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """num_ctx and the sampling arguments of llama-cpp-python, from Ollama's options/defaults."""
+    """num_ctx, and llama-cpp-python's sampling arguments from Ollama's options and defaults."""
     o = body.get("options") or {}
     if not isinstance(o, dict):
         raise OllamaError(400, "options must be an object")
     o = {k: v for k, v in o.items() if v is not None}
+    floats = {"temperature": 0.8, "top_p": 0.9, "min_p": 0.0, "typical_p": 1.0,
+              "repeat_penalty": 1.1, "presence_penalty": 0.0, "frequency_penalty": 0.0,
+              "mirostat_tau": 5.0, "mirostat_eta": 0.1}
     try:
         seed, predict = int(o.get("seed", -1)), int(o.get("num_predict", -1))
-        floats = {"temperature": 0.8, "top_p": 0.9, "min_p": 0.0, "typical_p": 1.0,
-                  "repeat_penalty": 1.1, "presence_penalty": 0.0, "frequency_penalty": 0.0,
-                  "mirostat_tau": 5.0, "mirostat_eta": 0.1}
         return int(o.get("num_ctx", DEFAULT_NUM_CTX)), {
             **{k: float(o.get(k, default)) for k, default in floats.items()},
             "top_k": int(o.get("top_k", 40)), "mirostat_mode": int(o.get("mirostat", 0)),
@@ -184,18 +165,18 @@ def _grammar(fmt: Any) -> LlamaGrammar | None:
     """Ollama's `format` ("json" or a JSON schema) as llama.cpp's constraining grammar."""
     if fmt in (None, ""):
         return None
-    if fmt == "json":
-        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-    if not isinstance(fmt, dict):
+    if fmt != "json" and not isinstance(fmt, dict):
         raise OllamaError(400, 'invalid format: expected "json" or a valid JSON schema')
     try:
+        if fmt == "json":
+            return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
         return LlamaGrammar.from_json_schema(json.dumps(fmt), verbose=False)
     except Exception as exc:
         raise OllamaError(400, f"invalid JSON schema in format: {exc}") from exc
 
 
 def _messages(body: dict[str, Any], kind: str) -> tuple[list[dict[str, str]], str | None]:
-    """The chat messages of a request, and for a raw /api/generate its prompt."""
+    """The chat messages of a request, and for a raw /api/generate its bare prompt."""
     if kind == "chat":
         given = body.get("messages") or []
         if not isinstance(given, list) or not all(isinstance(m, dict) for m in given):
@@ -203,10 +184,9 @@ def _messages(body: dict[str, Any], kind: str) -> tuple[list[dict[str, str]], st
         return [{"role": str(m.get("role") or "user"), "content": str(m.get("content") or "")}
                 for m in given], None
     prompt, system = str(body.get("prompt") or ""), str(body.get("system") or "")
-    if not prompt:
-        return [], None
     system_part = [{"role": "system", "content": system}] if system else []
-    return [*system_part, {"role": "user", "content": prompt}], prompt if body.get("raw") else None
+    messages = [*system_part, {"role": "user", "content": prompt}] if prompt else []
+    return messages, prompt if body.get("raw") else None
 
 
 def _fit(loaded: _Loaded, messages: list[dict[str, str]], budget: int) -> list[int]:
@@ -248,8 +228,9 @@ async def _dropped() -> AsyncGenerator[bytes, None]:
 class OllamaApp:
     """What the routes of `make_app` do."""
 
-    def __init__(self, models: dict[str, Path], embed_model: Path | None, behaviour: Behaviour):
-        self.engine, self.behaviour = Engine(models, embed_model), behaviour
+    def __init__(self, models: dict[str, Path], embed_model: Path | None, behaviour: Behaviour,
+                 n_threads: int) -> None:
+        self.engine, self.behaviour = Engine(models, embed_model, n_threads), behaviour
 
     def resolve(self, name: Any, embedding: bool = False) -> str:
         if not isinstance(name, str) or not name:
@@ -294,9 +275,10 @@ class OllamaApp:
             stop.set()
 
     def complete(self, name: str, body: dict[str, Any], grammar: LlamaGrammar | None,
-                 messages: list[dict[str, str]], raw: str | None, started: float) -> Iterator[Piece]:
+                 messages: list[dict[str, str]], raw: str | None, started: float
+                 ) -> Iterator[Piece]:
         n_ctx, sampling = _settings(body)
-        loaded, load_s = self.engine.load(name, n_ctx, body.get("keep_alive"))
+        loaded, load_s = self.engine.load(name, n_ctx)
         if not messages:  # Ollama's way to load a model ahead of use
             yield {"done": True, "done_reason": "load"}
             return
@@ -306,8 +288,8 @@ class OllamaApp:
             prompt = _fit(loaded, messages, budget)
             sampling["stop"].append(loaded.template.eos_token)
         else:
-            prompt = llama.tokenize(raw.encode(), add_bos=llama._model.add_bos_token(),
-                                    special=True)[-budget:]
+            bos = llama._model.add_bos_token()
+            prompt = llama.tokenize(raw.encode(), add_bos=bos, special=True)[-budget:]
         t0, first, text, reason = time.perf_counter(), 0.0, "", "stop"
         chunk: Any
         for chunk in llama.create_completion(prompt, stream=True, grammar=grammar, **sampling):
@@ -370,22 +352,34 @@ class OllamaApp:
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    def embed(self, name: str, body: dict[str, Any], inputs: list[str], started: float
-              ) -> Iterator[Piece]:
-        loaded, load_s = self.engine.load(name, _settings(body)[0], body.get("keep_alive"), True)
-        vectors, count = loaded.llama.embed(inputs, normalize=True, return_count=True,
-                                            truncate=body.get("truncate") is not False)
-        if dims := body.get("dimensions"):  # Ollama cuts to `dimensions`, then normalizes again
-            vectors = [[x / (sum(y * y for y in v[:dims]) ** 0.5 or 1.0) for x in v[:dims]]
-                       for v in vectors]
-        yield {"model": body["model"], "embeddings": vectors, "load_duration": _ns(load_s),
-               "total_duration": _ns(time.perf_counter() - started), "prompt_eval_count": count}
+    async def embed(self, request: Request) -> Response:
+        """POST /api/embed."""
+        started, body = time.perf_counter(), await _body(request)
+        name = self.resolve(body.get("model"), embedding=True)
+        n_ctx, given = _settings(body)[0], body.get("input", [])
+        inputs = ([given] if given else []) if isinstance(given, str) else given
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            raise OllamaError(400, "invalid input type")
+        if self.behaviour.drop_after_chunks is not None:
+            return StreamingResponse(_dropped(), media_type="application/json")
+
+        def produce() -> Iterator[Piece]:
+            loaded, load_s = self.engine.load(name, n_ctx, embedding=True)
+            vectors, count = loaded.llama.embed(inputs, normalize=True, return_count=True,
+                                                truncate=body.get("truncate") is not False)
+            yield {"model": body["model"], "embeddings": vectors, "load_duration": _ns(load_s),
+                   "total_duration": _ns(time.perf_counter() - started), "prompt_eval_count": count}
+
+        try:
+            return JSONResponse([r async for r in self.bridge(produce)][0])
+        except ValueError as exc:  # e.g. an input longer than the context with truncate=false
+            raise OllamaError(400, str(exc)) from exc
 
 
 def make_app(models: dict[str, Path], embed_model: Path | None = None,
-             behaviour: Behaviour | None = None) -> FastAPI:
+             behaviour: Behaviour | None = None, n_threads: int = 2) -> FastAPI:
     """Ollama's API over `models` (Ollama name -> GGUF path); /api/embed uses `embed_model`."""
-    state = OllamaApp(models, embed_model, behaviour or Behaviour())
+    state = OllamaApp(models, embed_model, behaviour or Behaviour(), n_threads)
     engine = state.engine
 
     async def delay(request: Request) -> None:
@@ -402,11 +396,6 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
     @app.exception_handler(OllamaError)
     async def ollama_error(_: Request, exc: OllamaError) -> Response:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:  # gin's plain text
-        text = "404 page not found" if exc.status_code == 404 else str(exc.detail).lower()
-        return PlainTextResponse(text, status_code=exc.status_code)
 
     @app.api_route("/", methods=["GET", "HEAD"])
     async def root() -> Response:
@@ -431,8 +420,7 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
     async def show(request: Request) -> Response:
         body = await _body(request)
         name = state.resolve(body.get("model") or body.get("name"))
-        path = engine.models[name]
-        info = await asyncio.to_thread(engine.info, path)
+        info = await asyncio.to_thread(engine.info, path := engine.models[name])
         meta, eos = info["meta"], info["eos"]
         template = meta.get("tokenizer.chat_template", "{{ .Prompt }}")
         model_info = {k: json.loads(v) if re.fullmatch(r"-?(0|[1-9]\d*)(\.\d+)?|true|false", v)
@@ -449,8 +437,7 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
 
     @api.get("/ps")
     async def ps() -> Response:
-        loaded = engine.loaded
-        if loaded is None or loaded.expires_at < datetime.now(timezone.utc):
+        if (loaded := engine.loaded) is None:
             return JSONResponse({"models": []})
         return JSONResponse({"models": [entry(loaded.name, engine.info(loaded.key[0])) | {
             "size_vram": 0, "expires_at": _stamp(loaded.expires_at),
@@ -464,23 +451,7 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
     async def generate(request: Request) -> Response:
         return await state.infer(request, "generate")
 
-    @api.post("/embed")
-    async def embed(request: Request) -> Response:
-        started, body = time.perf_counter(), await _body(request)
-        name = state.resolve(body.get("model"), embedding=True)
-        given = body.get("input", [])
-        inputs = ([given] if given else []) if isinstance(given, str) else given
-        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
-            raise OllamaError(400, "invalid input type")
-        if state.behaviour.drop_after_chunks is not None:
-            return StreamingResponse(_dropped(), media_type="application/json")
-        try:
-            (result,) = [r async for r in state.bridge(
-                lambda: state.embed(name, body, inputs, started))]
-        except ValueError as exc:  # e.g. an input longer than the context with truncate=false
-            raise OllamaError(400, str(exc)) from exc
-        return JSONResponse(result)
-
+    api.add_api_route("/embed", state.embed, methods=["POST"])
     app.include_router(api)
     return app
 
@@ -490,9 +461,9 @@ class OllamaServer:
     context manager, or start() and stop(). Give clients `url`; change `behaviour` at will."""
 
     def __init__(self, models: dict[str, Path], embed_model: Path | None = None,
-                 behaviour: Behaviour | None = None) -> None:
+                 behaviour: Behaviour | None = None, n_threads: int = 2) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.app = make_app(models, embed_model, self.behaviour)
+        self.app = make_app(models, embed_model, self.behaviour, n_threads)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))  # loopback only; the kernel picks a free port
         self.port: int = self._socket.getsockname()[1]
@@ -503,8 +474,8 @@ class OllamaServer:
                                         kwargs={"sockets": [self._socket]}, daemon=True)
 
     def start(self) -> OllamaServer:
-        logging.getLogger("uvicorn.error").addFilter(
-            lambda r: not (r.exc_info and _is_drop(r.exc_info[1])))  # drops are on purpose
+        logging.getLogger("uvicorn.error").addFilter(  # the drops are on purpose
+            lambda r: not (r.exc_info and isinstance(r.exc_info[1], DroppedConnection)))
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:

@@ -1,0 +1,372 @@
+"""Score the assistant against hand-labelled cases (evals/cases.jsonl) and write a report.
+
+Each case is asked once. An answer is *correct* when it does not abstain, contains one of the
+case's `accept` strings and none of its `must_not` strings (all compared in lower case). A citation
+*supports* a case when its span overlaps the span of one of the case's labelled `support` quotes
+(found verbatim in the file text with `str.find`). A citation is *verifiable* when its quote is
+exactly the current file text at [start:end]. Offsets are into the text the product reads
+(`read_document`), which is why the corpus texts come from there and not from `Path.read_text`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from assistant.errors import AssistantError
+from assistant.loading import read_document
+from assistant.schema import Answer
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+
+Kind = Literal["fact", "multi", "conflict", "attribution", "variant", "unanswerable"]
+KINDS: tuple[Kind, ...] = ("fact", "multi", "conflict", "attribution", "variant", "unanswerable")
+Verdict = Literal["correct", "wrong", "abstained-ok", "abstained-wrong"]
+Span = tuple[str, int, int]  # (file, start, end)
+
+
+class Support(BaseModel):
+    file: str
+    quote: str
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    question: str
+    kind: Kind
+    accept: list[str]
+    must_not: list[str]
+    support: list[Support]
+    notes: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+class ScoredCitation(BaseModel):
+    file: str
+    start: int
+    end: int
+    line: int
+    quote: str
+    supporting: bool  # overlaps a labelled support span of the case
+    verifiable: bool  # quote == current file text[start:end]
+
+
+class CaseResult(BaseModel):
+    id: str
+    kind: Kind
+    question: str
+    answer: str
+    abstained: bool
+    conflict: bool
+    verdict: Verdict
+    why: str
+    error: str | None = None  # the assistant raised instead of answering
+    citations: list[ScoredCitation]
+    total_s: float | None
+    first_token_s: float | None
+    prompt_tokens: int
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+class Metrics(BaseModel):
+    """Ratios are None when their denominator is empty (shown as "–")."""
+
+    cases: int
+    answerable: int
+    abstained: int
+    answer_accuracy: float | None
+    citation_precision: float | None
+    citation_recall: float | None
+    abstention_recall: float | None
+    abstention_precision: float | None
+    verifiability: float | None
+    citations: int
+    uncited_answers: int  # answered (not abstained, no error) without a citation: must be 0
+    errors: int
+    latency_p50_s: float | None
+    latency_p90_s: float | None
+    first_token_p50_s: float | None
+    mean_prompt_tokens: float | None
+
+
+# (field, label, is a ratio shown as %)
+ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("answer_accuracy", "answer accuracy (answerable)", True),
+    ("citation_precision", "citation precision", True),
+    ("citation_recall", "citation recall", True),
+    ("abstention_recall", "abstention recall", True),
+    ("abstention_precision", "abstention precision", True),
+    ("verifiability", "verifiability", True),
+    ("uncited_answers", "answers without a citation", False),
+    ("errors", "errors", False),
+    ("latency_p50_s", "latency p50 (s)", False),
+    ("latency_p90_s", "latency p90 (s)", False),
+    ("first_token_p50_s", "first token p50 (s)", False),
+    ("mean_prompt_tokens", "mean prompt tokens", False),
+    ("cases", "cases", False),
+)
+
+
+class EvalRun(BaseModel):
+    date: str
+    backend: str
+    model: str
+    cases_file: str
+    wall_s: float
+    metrics: Metrics
+    per_kind: dict[str, Metrics]
+    previous: Metrics | None = None
+    previous_date: str | None = None
+    previous_verdicts: dict[str, str] = {}
+    results: list[CaseResult]
+
+    def summary_markdown(self) -> str:
+        """The metric tables: overall (with the change against the previous run) and per kind."""
+        head = "| metric | value |" + (" previous | change |" if self.previous else "")
+        lines = [head, "|---|---:|" + ("---:|---:|" if self.previous else "")]
+        for name, label, ratio in ROWS:
+            row = f"| {label} | {_fmt(getattr(self.metrics, name), ratio)} |"
+            if self.previous:
+                old = getattr(self.previous, name, None)
+                row += f" {_fmt(old, ratio)} | {_delta(getattr(self.metrics, name), old, ratio)} |"
+            lines.append(row)
+        kinds = [k for k in KINDS if k in self.per_kind]
+        lines += ["", "| metric | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+        for name, label, ratio in ROWS:
+            cells = " | ".join(_fmt(getattr(self.per_kind[k], name), ratio) for k in kinds)
+            lines.append(f"| {label} | {cells} |")
+        return "\n".join(lines)
+
+    def report_markdown(self) -> str:
+        out = [
+            "# Evaluation report", "",
+            f"- date: {self.date}", f"- backend: {self.backend} · model: {self.model}",
+            f"- cases: {self.cases_file} ({len(self.results)})",
+            f"- wall time: {self.wall_s:.0f} s", "",
+            "## Metrics", "", self.summary_markdown(), "", "## Change against the previous run", "",
+        ]
+        if self.previous is None:
+            out.append("No previous report.json: this is the first run.")
+        else:
+            out.append(f"Previous run: {self.previous_date}.")
+            changed = [(r, self.previous_verdicts[r.id]) for r in self.results
+                       if self.previous_verdicts.get(r.id, r.verdict) != r.verdict]
+            out += [f"- `{r.id}`: {old} → {r.verdict}" for r, old in changed]
+            if not changed:
+                out.append("No case changed its verdict.")
+        out += ["", "## Cases", ""]
+        for r in self.results:
+            out += [f"### `{r.id}` ({r.kind}) — {r.verdict}", "", f"**Q:** {r.question}", "",
+                    f"**A:** {r.answer}", "", f"*Why:* {r.why}", ""]
+            for n, c in enumerate(r.citations, start=1):
+                marks = ("supporting" if c.supporting else "not a labelled support") + (
+                    "" if c.verifiable else ", NOT VERIFIABLE")
+                quote = " ".join(c.quote.split())
+                out.append(f"- [{n}] `{c.file}:{c.line}` ({marks}): “{quote}”")
+            timing = f"{r.total_s:.1f} s" if r.total_s is not None else "–"
+            out += [f"- time {timing}, prompt {r.prompt_tokens} tokens", ""]
+        return "\n".join(out)
+
+    def write(self, report_dir: Path) -> None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "report.json").write_text(self.model_dump_json(indent=2) + "\n", "utf-8")
+        (report_dir / "report.md").write_text(self.report_markdown() + "\n", "utf-8")
+
+
+def _fmt(value: float | None, ratio: bool) -> str:
+    if value is None:
+        return "–"
+    if ratio:
+        return f"{100 * value:.1f}%"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _delta(new: float | None, old: float | None, ratio: bool) -> str:
+    if new is None or old is None:
+        return "–"
+    diff = new - old
+    return f"{100 * diff:+.1f} pts" if ratio else f"{diff:+.2f}"
+
+
+# -- cases and scoring ------------------------------------------------------------------------
+
+
+def load_cases(path: str | Path) -> list[Case]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [Case.model_validate_json(line) for line in lines if line.strip()]
+
+
+def support_spans(case: Case, corpus_texts: Mapping[str, str]) -> list[Span]:
+    """Every occurrence of each labelled support quote in its file's text."""
+    spans = []
+    for sup in case.support:
+        text = corpus_texts.get(sup.file, "")
+        at = text.find(sup.quote) if sup.quote else -1
+        while at >= 0:
+            spans.append((sup.file, at, at + len(sup.quote)))
+            at = text.find(sup.quote, at + 1)
+    return spans
+
+
+def score_case(
+    case: Case, answer: Answer, corpus_texts: Mapping[str, str], error: str | None = None
+) -> CaseResult:
+    """`error`: the assistant raised this instead of answering (`answer` is then a stand-in)."""
+    spans = support_spans(case, corpus_texts)
+    citations = [
+        ScoredCitation(
+            file=c.file, start=c.start, end=c.end, line=c.line, quote=c.quote,
+            supporting=any(f == c.file and c.start < e and s < c.end for f, s, e in spans),
+            verifiable=c.file in corpus_texts and corpus_texts[c.file][c.start:c.end] == c.quote,
+        )
+        for c in answer.citations
+    ]
+    text = answer.text.lower()
+    verdict: Verdict
+    if error:
+        verdict, why = "wrong", f"the assistant raised an error: {error}"
+    elif not case.answerable:
+        verdict, why = (("abstained-ok", "abstained: the documents do not answer this")
+                        if answer.abstained else
+                        ("wrong", "answered a question the documents do not answer"))
+    elif answer.abstained:
+        verdict, why = "abstained-wrong", "abstained although the documents answer this"
+    elif bad := [s for s in case.must_not if s in text]:
+        verdict, why = "wrong", f"says {bad[0]!r}, which betrays a wrong answer"
+    elif good := [s for s in case.accept if s in text]:
+        verdict, why = "correct", f"contains {good[0]!r}"
+    else:
+        verdict, why = "wrong", f"contains none of {case.accept}"
+    if verdict != "abstained-ok" and not answer.abstained and not error:
+        n = sum(c.supporting for c in citations)
+        why += f"; {n} of {len(citations)} citations overlap a labelled support"
+    return CaseResult(
+        id=case.id, kind=case.kind, question=case.question, answer=answer.text,
+        abstained=answer.abstained, conflict=answer.conflict, verdict=verdict, why=why,
+        error=error, citations=citations, total_s=answer.timings.get("total_s"),
+        first_token_s=answer.timings.get("first_token_s"), prompt_tokens=answer.prompt_tokens,
+    )
+
+
+# -- metrics ----------------------------------------------------------------------------------
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def compute_metrics(results: Sequence[CaseResult]) -> Metrics:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    abstained = [r for r in results if r.abstained]
+    answerable_citations = [c for r in answerable for c in r.citations]
+    all_citations = [c for r in results for c in r.citations]
+    timed = [r.total_s for r in results if r.total_s is not None]
+    first = [r.first_token_s for r in results if r.first_token_s is not None]
+    prompted = [r.prompt_tokens for r in results if r.prompt_tokens]
+    return Metrics(
+        cases=len(results),
+        answerable=len(answerable),
+        abstained=len(abstained),
+        answer_accuracy=_ratio(sum(r.verdict == "correct" for r in answerable), len(answerable)),
+        citation_precision=_ratio(sum(c.supporting for c in answerable_citations),
+                                  len(answerable_citations)),
+        citation_recall=_ratio(
+            sum(not r.abstained and any(c.supporting for c in r.citations) for r in answerable),
+            len(answerable)),
+        abstention_recall=_ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        abstention_precision=_ratio(sum(not r.answerable for r in abstained), len(abstained)),
+        verifiability=_ratio(sum(c.verifiable for c in all_citations), len(all_citations)),
+        citations=len(all_citations),
+        uncited_answers=sum(not r.abstained and not r.error and not r.citations for r in results),
+        errors=sum(r.error is not None for r in results),
+        latency_p50_s=_percentile(timed, 50),
+        latency_p90_s=_percentile(timed, 90),
+        first_token_p50_s=_percentile(first, 50),
+        mean_prompt_tokens=float(np.mean(prompted)) if prompted else None,
+    )
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def _ask(assistant: Assistant, question: str) -> tuple[Answer, str | None]:
+    try:
+        return assistant.ask(question), None
+    except AssistantError as exc:  # recorded as a wrong answer, so one bad case keeps the run
+        stand_in = Answer(question=question, text=f"(error) {exc}", leads=[], dropped_claims=[])
+        return stand_in, str(exc)
+
+
+def corpus_texts(assistant: Assistant, files: set[str]) -> dict[str, str]:
+    """The current text of each file, read as the product reads it, from the indexed folder."""
+    manifest = assistant.manifest()
+    root = Path(manifest.corpus_dir) if manifest.corpus_dir else assistant.settings.corpus_dir
+    texts = {}
+    for file in sorted(files | set(manifest.files)):
+        try:
+            texts[file] = read_document(root, file).text
+        except (OSError, ValueError):
+            continue  # a missing file: its citations are unverifiable, its support unfound
+    return texts
+
+
+def read_previous(path: Path) -> EvalRun | None:
+    try:
+        return EvalRun.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_evaluation(
+    assistant: Assistant, cases_path: str | Path, report_dir: str | Path,
+    previous: str | Path | None = None,
+) -> EvalRun:
+    """Ask every case once, score, and write report.md and report.json into `report_dir`.
+
+    `previous` is the report.json to compare against (default: `report_dir`/report.json, read
+    before it is overwritten).
+    """
+    cases = load_cases(cases_path)
+    report_dir = Path(report_dir)
+    prior = read_previous(Path(previous) if previous else report_dir / "report.json")
+    started = time.perf_counter()
+    answers = [_ask(assistant, case.question) for case in cases]
+    wall_s = time.perf_counter() - started
+    files = {s.file for c in cases for s in c.support} | {
+        c.file for a, _ in answers for c in a.citations}
+    texts = corpus_texts(assistant, files)
+    results = [score_case(case, answer, texts, error)
+               for case, (answer, error) in zip(cases, answers, strict=True)]
+    served = next((a for a, error in answers if error is None), None)
+    run = EvalRun(
+        date=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+        backend=served.backend if served else "?", model=served.model if served else "?",
+        cases_file=str(cases_path), wall_s=wall_s, metrics=compute_metrics(results),
+        per_kind={k: compute_metrics([r for r in results if r.kind == k])
+                  for k in KINDS if any(r.kind == k for r in results)},
+        previous=prior.metrics if prior else None, previous_date=prior.date if prior else None,
+        previous_verdicts={r.id: r.verdict for r in prior.results} if prior else {},
+        results=results,
+    )
+    run.write(report_dir)
+    return run

@@ -1,0 +1,423 @@
+"""The chat web UI: ask questions, open the passage behind each citation, add documents.
+
+Every answer and source is HTML built here from escaped text. A citation marker or source card
+carries its file and character span in `data-cite-*` attributes; one document-level click
+listener (installed by the source panel) sends those to Python, which reads the passage through
+`Assistant.document_text` (indexed files only) and renders it with the span in a <mark>.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.api import Assistant
+from assistant.errors import AssistantError
+from assistant.schema import Answer, Citation, IngestReport
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "How many civilians were killed in the Ariha market attack?",
+    "When did Russia start its air strikes in Syria?",
+    "Who is Philip Luther?",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+CSS = (Path(__file__).with_name("ui.css")).read_text(encoding="utf-8")
+THEME = gr.themes.Soft(primary_hue="teal", neutral_hue="slate")
+SOURCE_WINDOW = 12_000  # characters shown either side of a passage in a very long document
+EMPTY_SOURCE = (
+    "<div class='source-empty'><b>Sources appear here.</b><br>Click a numbered marker such as "
+    "<span class='cite'>[1]</span> in an answer, or a source card under it, to read the passage "
+    "in its document, highlighted.</div>"
+)
+
+# Installed once per page by the source panel. Capture phase, so the chatbot's own click
+# handling (message selection, copy) never swallows a click on a marker.
+SOURCE_JS = """
+window.__assistantOpenSource = trigger;
+if (!window.__assistantCiteClicks) {
+  window.__assistantCiteClicks = true;
+  document.addEventListener("click", (event) => {
+    const el = event.target instanceof Element ? event.target.closest("[data-cite-file]") : null;
+    if (!el) return;
+    event.preventDefault();
+    event.stopPropagation();
+    window.__assistantOpenSource("click", {
+      file: el.dataset.citeFile, start: Number(el.dataset.citeStart),
+      end: Number(el.dataset.citeEnd), label: el.dataset.citeLabel || "",
+    });
+  }, true);
+}
+watch("value", () => {
+  const mark = element.querySelector("mark");
+  if (mark) mark.scrollIntoView({block: "center"});
+});
+"""
+
+
+# -- rendering (pure functions: text in, escaped HTML out) -------------------------------------
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cite_attrs(c: Citation, label: str) -> str:
+    return (f'data-cite-file="{_e(c.file)}" data-cite-start="{c.start}" '
+            f'data-cite-end="{c.end}" data-cite-label="{_e(label)}"')
+
+
+def _card(c: Citation, label: str) -> str:
+    quote = c.quote if len(c.quote) <= 240 else c.quote[:240].rstrip() + "…"
+    return (f'<button type="button" class="card" {_cite_attrs(c, label)}>'
+            f'<span class="card-head"><span class="num">{_e(label)}</span>{_e(c.file)}'
+            f' · line {c.line}</span><span class="card-quote">“{_e(quote)}”</span></button>')
+
+
+def render_answer(answer: Answer) -> str:
+    """The verified answer: markers become buttons; abstentions and conflicts are plain notes."""
+    cites = answer.citations
+
+    def marker(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= len(cites):
+            return m.group(0)
+        c = cites[n - 1]
+        return (f'<button type="button" class="cite" title="{_e(c.file)}, line {c.line}" '
+                f'{_cite_attrs(c, f"[{n}]")}>[{n}]</button>')
+
+    text = answer.text
+    parts: list[str] = []
+    if answer.notice:
+        parts.append(f'<div class="note">{_e(answer.notice)}</div>')
+    if answer.conflict:
+        text = text.removeprefix("The sources differ.").strip()
+        parts.append('<div class="note conflict"><b>The sources differ.</b>'
+                     '<span class="hint">Compare the passages below before relying on '
+                     'one figure.</span></div>')
+    body = re.sub(r"\[(\d+)\]", marker, _e(text)).replace("\n", "<br>")
+    if answer.abstained:
+        parts.append(f'<div class="note"><div class="answer-text">{body}</div><span class="hint">'
+                     'Nothing in the indexed documents supports an answer.</span></div>')
+    else:
+        parts.append(f'<div class="answer-text">{body}</div>')
+    if cites:
+        parts.append('<div class="sources-title">Sources</div><div class="sources">'
+                     + "".join(_card(c, f"[{n}]") for n, c in enumerate(cites, 1)) + "</div>")
+    if answer.leads:
+        parts.append('<div class="sources-title">Nearest passages (not evidence)</div>'
+                     '<div class="sources">'
+                     + "".join(_card(c, "·") for c in answer.leads) + "</div>")
+    total = answer.timings.get("total_s")
+    took = f" · {total:.1f} s" if total else ""
+    parts.append(f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}'
+                 f'{took}</div>')
+    return "".join(parts)
+
+
+def render_error(message: str, hint: str = "") -> str:
+    extra = f'<span class="hint">{_e(hint)}</span>' if hint else ""
+    return f'<div class="note error"><b>Could not answer.</b> {_e(message)}{extra}</div>'
+
+
+def render_draft(status: str, draft: str) -> str:
+    if not draft:
+        return f'<div class="pending">{_e(status)}…</div>'
+    return (f'<div class="draft"><span class="draft-label">Draft, checking it against the '
+            f'sources…</span>{_e(draft)}</div>')
+
+
+def render_source(text: str, file: str, start: int, end: int, label: str) -> str:
+    """The document, escaped, with [start:end] in a <mark>; very long files are windowed."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    lo, hi = max(0, start - SOURCE_WINDOW), min(len(text), end + SOURCE_WINDOW)
+    line = text.count("\n", 0, start) + 1
+    what = f"cited passage {label}" if label.startswith("[") else "nearest passage"
+    clip = ""
+    if lo > 0 or hi < len(text):
+        clip = (f'<div class="source-clip">Showing characters {lo:,}–{hi:,} of '
+                f'{len(text):,}.</div>')
+    return (f'<div class="source-head"><b>{_e(file)}</b> · line {line} · '
+            f'<span class="kind">{_e(what)}</span></div>'
+            f'<div class="source-doc" id="source-doc">{"…" if lo else ""}{_e(text[lo:start])}'
+            f'<mark id="source-mark">{_e(text[start:end])}</mark>{_e(text[end:hi])}'
+            f'{"…" if hi < len(text) else ""}</div>{clip}')
+
+
+def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
+    try:
+        stats = assistant.index_stats()
+    except (AssistantError, OSError, ValueError) as exc:
+        return f'<div class="status"><span class="warn">Index unavailable: {_e(exc)}</span></div>'
+    if stats.files:
+        library = (f"<span><b>Library</b> {stats.files} documents · {stats.passages} passages"
+                   f" · indexed {_e(stats.last_ingest or 'never')}</span>")
+    else:
+        library = '<span class="warn"><b>Library</b> empty: add documents below</span>'
+    if answer is not None:
+        model = f"<span><b>Model</b> {_e(answer.backend)} · {_e(answer.model)}</span>"
+    else:
+        model = (f"<span><b>Model</b> {_e(assistant.settings.backend)} backend, "
+                 "loads with the first question</span>")
+    return f'<div class="status">{library}{model}</div>'
+
+
+def render_ingest(stored: list[Stored], rejected: list[tuple[str, str]],
+                  report: IngestReport | None) -> str:
+    rows: list[str] = []
+
+    def section(title: str, items: list[str]) -> None:
+        if items:
+            rows.append(f"<b>{_e(title)}</b><ul>" + "".join(f"<li>{i}</li>" for i in items)
+                        + "</ul>")
+
+    if report is not None:
+        notes = {s.name: s.note for s in stored}
+
+        def named(files: list[str]) -> list[str]:
+            return [_e(f) + (f" <i>({_e(notes[f])})</i>" if notes.get(f) else "") for f in files]
+
+        section("Added", named(report.added))
+        section("Updated", named(report.updated))
+        section("Removed from the index (no longer in the folder)", named(report.removed))
+        same = [s for s in stored if s.name in report.unchanged]
+        section("Already in the library", [f"{_e(s.original)} (as {_e(s.name)})" for s in same])
+    skipped = [f"{_e(name)}: {_e(reason)}" for name, reason in rejected]
+    if report is not None:
+        skipped += [f"{_e(s.file)}: {_e(s.reason)}" for s in report.skipped]
+    section("Skipped", skipped)
+    if report is not None and report.notice:
+        rows.insert(0, f'<div class="note">{_e(report.notice)}</div>')
+    return '<div class="ingest">' + ("".join(rows) or "Nothing to add.") + "</div>"
+
+
+# -- uploads --------------------------------------------------------------------------------------
+@dataclass
+class Stored:
+    original: str
+    name: str  # the file's name in the corpus folder
+    note: str = ""
+
+
+class UploadRejected(ValueError):
+    pass
+
+
+def safe_name(original: str) -> str:
+    """A plain file name for the corpus folder: basename only, no hidden or odd characters."""
+    name = unicodedata.normalize("NFKC", re.split(r"[\\/]", original)[-1])
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = re.sub(r"[^\w .()-]+", "_", stem)
+    stem = re.sub(r"\s+", " ", stem).strip(" ._-")[:100] or "document"  # no ".hidden" files
+    ext = re.sub(r"[^\w]+", "", ext).lower()[:10]
+    return f"{stem}.{ext}" if ext else stem
+
+
+def store_upload(src: Path, original: str, settings: Settings) -> Stored:
+    """Copy one upload into the corpus folder; an existing different file is never replaced."""
+    name = safe_name(original)
+    suffix = Path(name).suffix.lower()
+    allowed = [t.lower() for t in settings.upload_types]
+    if suffix not in allowed:
+        raise UploadRejected(f"file type '{suffix or '(none)'}' is not accepted "
+                             f"(allowed: {', '.join(allowed)})")
+    size = src.stat().st_size
+    if size > settings.max_file_bytes:
+        raise UploadRejected(f"too large ({size / 1e6:.1f} MB; the limit is "
+                             f"{settings.max_file_mb:g} MB)")
+    data = src.read_bytes()
+    corpus = settings.corpus_dir.resolve()
+    corpus.mkdir(parents=True, exist_ok=True)
+    stem = Path(name).stem
+    for n in range(1, 1000):
+        candidate = name if n == 1 else f"{stem}-{n}{suffix}"
+        target = corpus / candidate
+        if target.resolve().parent != corpus:  # belt and braces: safe_name already ensures it
+            raise UploadRejected("unsafe file name")
+        try:
+            with open(target, "xb") as out:  # "x": fails rather than overwrite (or follow a link)
+                out.write(data)
+        except FileExistsError:
+            if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
+                return Stored(original, candidate, "already in the library")
+            continue
+        note = "" if candidate == original else f"saved as {candidate}"
+        return Stored(original, candidate, note)
+    raise UploadRejected("too many files with this name already")
+
+
+# -- the chat history Gradio keeps -> (question, answer text) turns for follow-ups ---------------
+def _plain(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    if isinstance(content, list):
+        return " ".join(_plain(part) for part in content)
+    return ""
+
+
+def history_turns(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Only verified answers count as turns; errors and drafts are left out."""
+    turns: list[tuple[str, str]] = []
+    question = ""
+    for message in history:
+        text = _plain(message.get("content"))
+        if message.get("role") == "user":
+            question = text
+            continue
+        m = re.search(r'<div class="answer-text">(.*?)</div>', text, re.S)
+        if question and m:
+            answer = html.unescape(re.sub(r"<[^>]+>", "", m.group(1).replace("<br>", "\n")))
+            turns.append((question, answer))
+        question = ""
+    return turns
+
+
+# -- the app ----------------------------------------------------------------------------------------
+def build_app(assistant: Assistant) -> gr.Blocks:
+    settings = assistant.settings
+
+    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+        status, draft = "Starting", ""
+        try:
+            for event in assistant.stream(message, history_turns(history)):
+                if event.kind == "status":
+                    status = event.text
+                elif event.kind == "token":
+                    draft += event.text
+                elif event.answer is not None:  # the verified answer replaces the draft
+                    yield render_answer(event.answer), render_status(assistant, event.answer)
+                    return
+                yield render_draft(status, draft), gr.skip()
+        except AssistantError as exc:
+            empty = "empty" in str(exc) and not assistant.index_stats().files
+            hint = "Add documents with the panel on the right." if empty else ""
+            yield render_error(str(exc), hint), render_status(assistant)
+        except Exception:  # a bug must not reach the page as a trace; the log keeps it
+            log.exception("answering failed")
+            yield render_error("Something went wrong while answering; the server log has the "
+                               "details."), gr.skip()
+
+    def open_source(evt: gr.EventData) -> str:
+        file = str(getattr(evt, "file", ""))
+        try:
+            start, end = int(getattr(evt, "start", 0)), int(getattr(evt, "end", 0))
+            text = assistant.document_text(file)  # refuses anything the index does not name
+        except (AssistantError, ValueError, TypeError) as exc:
+            return f'<div class="note error">{_e(exc)}</div>'
+        except OSError:
+            return f'<div class="note error">{_e(file)} can no longer be read.</div>'
+        return render_source(text, file, start, end, str(getattr(evt, "label", "")))
+
+    def add_documents(paths: list[str] | None, progress: gr.Progress = gr.Progress()
+                      ) -> tuple[str, str, None]:
+        stored: list[Stored] = []
+        rejected: list[tuple[str, str]] = []
+        for path in paths or []:
+            original = Path(path).name
+            try:
+                stored.append(store_upload(Path(path), original, settings))
+            except (UploadRejected, OSError) as exc:
+                rejected.append((original, str(exc)))
+        report = None
+        if stored:
+            def on_progress(stage: str, done: int, total: int) -> None:
+                progress((done, max(total, 1)), desc=f"Indexing: {stage}")
+
+            try:
+                report = assistant.ingest(progress=on_progress)
+            except (AssistantError, OSError) as exc:
+                return render_error(str(exc)), render_status(assistant), None
+        return render_ingest(stored, rejected, report), render_status(assistant), None
+
+    limit = f"{settings.max_file_mb:g} MB"
+    with gr.Blocks(title="Ask your documents", analytics_enabled=False) as app:
+        with gr.Row(elem_id="app-header"):
+            gr.HTML("<h1>Ask your documents</h1><p>Answers come only from your files, and every "
+                    "claim links to the passage it came from.</p>")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, min_width=420):
+                chatbot = gr.Chatbot(
+                    elem_id="chat", show_label=False, height=620, feedback_options=None,
+                    placeholder="<b>Ask a question about your documents.</b><br>"
+                                "Click a numbered marker in an answer to see its source.",
+                )
+                gr.ChatInterface(
+                    respond, chatbot=chatbot, examples=EXAMPLES, api_name="ask",
+                    textbox=gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                       lines=1, max_lines=6),
+                    additional_outputs=[status := gr.HTML(render_status(assistant), render=False)],
+                    fill_height=False, flagging_mode="never", save_history=False,
+                )
+            with gr.Column(scale=4, min_width=340):
+                status.render()
+                source = gr.HTML(EMPTY_SOURCE, js_on_load=SOURCE_JS, elem_id="source-panel",
+                                 label="Source", padding=True, container=True)
+                with gr.Accordion("Add documents", open=False, elem_id="add-documents"):
+                    files = gr.File(
+                        label=f"{', '.join(settings.upload_types)} · up to {limit} each",
+                        file_count="multiple", file_types=list(settings.upload_types),
+                        type="filepath", elem_id="upload", height=120,
+                    )
+                    ingest_result = gr.HTML(elem_id="ingest-result")
+        source.click(open_source, None, source, show_progress="hidden",
+                     api_visibility="undocumented")
+        chatbot.clear(lambda: EMPTY_SOURCE, None, source, api_visibility="undocumented")
+        files.upload(add_documents, files, [ingest_result, status, files],
+                     api_visibility="undocumented")
+        app.load(lambda: render_status(assistant), None, status, api_visibility="undocumented")
+    return app
+
+
+# -- serving ----------------------------------------------------------------------------------------
+def check_exposure(host: str, auth: str | None) -> tuple[str, str] | None:
+    """Refuse (exit 2) to serve beyond this machine without a password; parse USER:PASS."""
+    credentials = None
+    if auth is not None:
+        user, sep, password = auth.partition(":")
+        if not (sep and user and password):
+            print("The --auth value must be USER:PASS (both parts non-empty).", file=sys.stderr)
+            sys.exit(2)
+        credentials = (user, password)
+    if host not in LOCAL_HOSTS and credentials is None:
+        print(f"Refusing to serve on {host} without a password: add --auth USER:PASS, or use "
+              "--host 127.0.0.1 to keep the UI on this machine.", file=sys.stderr)
+        sys.exit(2)
+    return credentials
+
+
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
+          auth: str | None = None, *, block: bool = True) -> gr.Blocks:
+    """Build and start the app (tests use block=False and call .close() on the result)."""
+    credentials = check_exposure(host, auth)
+    app = build_app(assistant)
+    app.queue(default_concurrency_limit=1)  # one llama.cpp model: answer one question at a time
+    app.launch(
+        server_name=host, server_port=port, auth=credentials, share=False,
+        prevent_thread_lock=True, quiet=True, show_error=False, theme=THEME, css=CSS,
+        max_file_size=assistant.settings.max_file_bytes, ssr_mode=False, mcp_server=False,
+        enable_monitoring=False, run_history=False, footer_links=["api", "settings"],
+    )
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Assistant UI running at http://{shown}:{port}  (Ctrl-C to stop)", flush=True)
+    if block:
+        app.block_thread()
+    return app
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
+    check_exposure(host, auth)  # before loading anything
+    serve(Assistant(Settings()), host, port, auth)
