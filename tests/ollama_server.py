@@ -100,16 +100,16 @@ class Engine:
                 eos = llama._model.token_get_text(llama.token_eos())
                 llama.close()
                 arch, stat = meta.get("general.architecture", "unknown"), path.stat()
+                fingerprint = f"{path}:{stat.st_size}:{stat.st_mtime}".encode()
+                details = {
+                    "parent_model": "", "format": "gguf", "family": arch, "families": [arch],
+                    "parameter_size": meta.get("general.size_label") or f"{n_params / 1e6:.0f}M",
+                    "quantization_level": FILE_TYPES.get(int(meta.get("general.file_type", -1)))}
                 self._info[path] = {
                     "meta": meta, "arch": arch, "eos": eos, "n_params": n_params,
-                    "size": stat.st_size, "modified_at": _stamp(datetime.fromtimestamp(
-                        stat.st_mtime, UTC)), "digest": hashlib.sha256(
-                        f"{path}:{stat.st_size}:{stat.st_mtime}".encode()).hexdigest(),
-                    "details": {"parent_model": "", "format": "gguf", "family": arch,
-                                "families": [arch], "parameter_size": meta.get(
-                                    "general.size_label") or f"{n_params / 1e6:.2f}M",
-                                "quantization_level": FILE_TYPES.get(
-                                    int(meta.get("general.file_type", -1)), "unknown")}}
+                    "details": details, "size": stat.st_size,
+                    "digest": hashlib.sha256(fingerprint).hexdigest(),
+                    "modified_at": _stamp(datetime.fromtimestamp(stat.st_mtime, UTC))}
             return self._info[path]
 
     def load(self, name: str, n_ctx: int, embedding: bool = False) -> tuple[_Loaded, float]:
@@ -328,10 +328,7 @@ class OllamaApp:
                           if k != "content" and (k != "context" or kind == "generate")}
 
         pieces = self.bridge(lambda: self.complete(name, body, grammar, messages, raw, started))
-        try:  # a failure before the first piece still gets a status code, as in Ollama
-            first = await anext(pieces)
-        except ValueError as exc:
-            raise OllamaError(500, str(exc)) from exc
+        first = await anext(pieces)  # a failure before any piece still gets a status, as Ollama
         if body.get("stream") is False:
             parts = [first] + [p async for p in pieces]
             return JSONResponse(shape(parts[-1], "".join(p.get("content", "") for p in parts)))
@@ -366,7 +363,8 @@ class OllamaApp:
         def produce() -> Iterator[Piece]:
             loaded, load_s = self.engine.load(name, n_ctx, embedding=True)
             vectors, count = loaded.llama.embed(inputs, normalize=True, return_count=True,
-                                                truncate=body.get("truncate") is not False)
+                                                truncate=body.get("truncate") is not False
+                                                ) if inputs else ([], 0)
             yield {"model": body["model"], "embeddings": vectors, "load_duration": _ns(load_s),
                    "total_duration": _ns(time.perf_counter() - started), "prompt_eval_count": count}
 
@@ -396,6 +394,10 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
     @app.exception_handler(OllamaError)
     async def ollama_error(_: Request, exc: OllamaError) -> Response:
         return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(Exception)
+    async def failure(_: Request, exc: Exception) -> Response:  # e.g. llama.cpp failing
+        return JSONResponse({"error": str(exc)}, status_code=500)
 
     @app.api_route("/", methods=["GET", "HEAD"])
     async def root() -> Response:
