@@ -19,6 +19,7 @@ from assistant.schema import Evidence, Turn
 from assistant.verification import DraftClaim
 
 MAX_CLAIMS = 4
+MARKER = re.compile(r"\s*\[\d+\]")  # citation markers such as "[1]" in an earlier answer
 
 SCHEMA = {
     "type": "object",
@@ -59,7 +60,8 @@ def build_messages(
     earlier = ""
     if history:
         last = history[-1]
-        earlier = f"Earlier question: {last.question}\nEarlier answer: {last.answer}\n\n"
+        answer = MARKER.sub("", last.answer).strip()  # its [n] markers mean nothing here
+        earlier = f"Earlier question: {last.question}\nEarlier answer: {answer}\n\n"
     user = f"Evidence:\n" + "\n".join(lines) + f"\n\n{earlier}Question: {question}"
     return [ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
             ChatMessage(role=MessageRole.USER, content=user)]

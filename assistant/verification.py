@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+import re
 from itertools import combinations
 
 from pydantic import BaseModel, Field
@@ -97,7 +98,8 @@ def verify(
     numbering: dict[tuple[str, int, int], int] = {}
     seen_statements: set[str] = set()
     for draft in drafts:
-        statement = " ".join(draft.statement.split())
+        # Citation markers the model may copy ("[1]") are not part of the claim.
+        statement = " ".join(re.sub(r"\[\d+\]", " ", draft.statement).split())
         if not statement or statement.lower() in seen_statements:
             continue
         seen_statements.add(statement.lower())
