@@ -1,7 +1,7 @@
 """The chat web UI: ask questions, open the passage behind each citation, add documents.
 
 Every answer and source is HTML built here from escaped text. A citation marker or source card
-carries its file and character span in `data-cite-*` attributes; one document-level click
+carries its file and character span as JSON in its `value` attribute; one document-level click
 listener (installed by the source panel) sends those to Python, which reads the passage through
 `Assistant.document_text` (indexed files only) and renders it with the span in a <mark>.
 """
@@ -9,12 +9,12 @@ listener (installed by the source panel) sends those to Python, which reads the 
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import sys
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,11 @@ window.__assistantOpenSource = trigger;
 if (!window.__assistantCiteClicks) {
   window.__assistantCiteClicks = true;
   document.addEventListener("click", (event) => {
-    const el = event.target instanceof Element ? event.target.closest("[data-cite-file]") : null;
+    const el = event.target instanceof Element ? event.target.closest("button.opens-source") : null;
     if (!el) return;
     event.preventDefault();
     event.stopPropagation();
-    window.__assistantOpenSource("click", {
-      file: el.dataset.citeFile, start: Number(el.dataset.citeStart),
-      end: Number(el.dataset.citeEnd), label: el.dataset.citeLabel || "",
-    });
+    try { window.__assistantOpenSource("click", JSON.parse(el.value)); } catch (e) {}
   }, true);
 }
 watch("value", () => {
@@ -72,15 +69,18 @@ def _e(text: object) -> str:
 
 
 def _cite_attrs(c: Citation, label: str) -> str:
-    return (f'data-cite-file="{_e(c.file)}" data-cite-start="{c.start}" '
-            f'data-cite-end="{c.end}" data-cite-label="{_e(label)}"')
+    # The chatbot's sanitiser drops data-* attributes but keeps a button's `value`.
+    where = json.dumps({"file": c.file, "start": c.start, "end": c.end, "label": label})
+    return f'value="{_e(where)}"'
 
 
 def _card(c: Citation, label: str) -> str:
-    quote = c.quote if len(c.quote) <= 240 else c.quote[:240].rstrip() + "…"
-    return (f'<button type="button" class="card" {_cite_attrs(c, label)}>'
-            f'<span class="card-head"><span class="num">{_e(label)}</span>{_e(c.file)}'
-            f' · line {c.line}</span><span class="card-quote">“{_e(quote)}”</span></button>')
+    quote = " ".join(c.quote.split())  # one compact paragraph; the panel shows the layout
+    quote = quote if len(quote) <= 220 else quote[:220].rstrip() + "…"
+    num = f'<span class="num">{_e(label)}</span>' if label else ""
+    return (f'<button type="button" class="card opens-source" {_cite_attrs(c, label)}>'
+            f'<span class="card-head">{num}{_e(c.file)} · line {c.line}</span>'
+            f'<span class="card-quote">“{_e(quote)}”</span></button>')
 
 
 def render_answer(answer: Answer) -> str:
@@ -92,8 +92,8 @@ def render_answer(answer: Answer) -> str:
         if not 1 <= n <= len(cites):
             return m.group(0)
         c = cites[n - 1]
-        return (f'<button type="button" class="cite" title="{_e(c.file)}, line {c.line}" '
-                f'{_cite_attrs(c, f"[{n}]")}>[{n}]</button>')
+        return (f'<button type="button" class="cite opens-source" {_cite_attrs(c, f"[{n}]")} '
+                f'title="{_e(c.file)}, line {c.line}">[{n}]</button>')
 
     text = answer.text
     parts: list[str] = []
@@ -116,7 +116,7 @@ def render_answer(answer: Answer) -> str:
     if answer.leads:
         parts.append('<div class="sources-title">Nearest passages (not evidence)</div>'
                      '<div class="sources">'
-                     + "".join(_card(c, "·") for c in answer.leads) + "</div>")
+                     + "".join(_card(c, "") for c in answer.leads) + "</div>")
     total = answer.timings.get("total_s")
     took = f" · {total:.1f} s" if total else ""
     parts.append(f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}'
@@ -167,48 +167,50 @@ def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
     if answer is not None:
         model = f"<span><b>Model</b> {_e(answer.backend)} · {_e(answer.model)}</span>"
     else:
-        model = (f"<span><b>Model</b> {_e(assistant.settings.backend)} backend, "
-                 "loads with the first question</span>")
+        model = (f"<span><b>Model</b> {_e(assistant.settings.backend)} backend "
+                 "(no answer yet)</span>")
     return f'<div class="status">{library}{model}</div>'
 
 
-def render_ingest(stored: list[Stored], rejected: list[tuple[str, str]],
+def render_ingest(saved: dict[str, str], rejected: list[tuple[str, str]],
                   report: IngestReport | None) -> str:
-    rows: list[str] = []
+    """What happened to each upload. `saved` maps a name in the corpus to the uploaded name."""
+    def named(file: str) -> str:
+        renamed = saved.get(file, file) != file
+        return _e(file) + (f" <i>(uploaded as {_e(saved[file])})</i>" if renamed else "")
 
-    def section(title: str, items: list[str]) -> None:
-        if items:
-            rows.append(f"<b>{_e(title)}</b><ul>" + "".join(f"<li>{i}</li>" for i in items)
-                        + "</ul>")
-
-    if report is not None:
-        notes = {s.name: s.note for s in stored}
-
-        def named(files: list[str]) -> list[str]:
-            return [_e(f) + (f" <i>({_e(notes[f])})</i>" if notes.get(f) else "") for f in files]
-
-        section("Added", named(report.added))
-        section("Updated", named(report.updated))
-        section("Removed from the index (no longer in the folder)", named(report.removed))
-        same = [s for s in stored if s.name in report.unchanged]
-        section("Already in the library", [f"{_e(s.original)} (as {_e(s.name)})" for s in same])
     skipped = [f"{_e(name)}: {_e(reason)}" for name, reason in rejected]
+    groups: list[tuple[str, list[str]]] = []
     if report is not None:
         skipped += [f"{_e(s.file)}: {_e(s.reason)}" for s in report.skipped]
-    section("Skipped", skipped)
+        groups += [("Added", [named(f) for f in report.added]),
+                   ("Updated", [named(f) for f in report.updated]),
+                   ("Removed (no longer in the folder)", [named(f) for f in report.removed]),
+                   ("Already in the library", [named(f) for f in saved if f in report.unchanged])]
+    groups.append(("Skipped", skipped))
+    rows = [f"<b>{title}</b><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+            for title, items in groups if items]
     if report is not None and report.notice:
         rows.insert(0, f'<div class="note">{_e(report.notice)}</div>')
     return '<div class="ingest">' + ("".join(rows) or "Nothing to add.") + "</div>"
 
 
+def source_html(assistant: Assistant, file: object, start: object, end: object,
+                label: object) -> str:
+    """The source panel for a clicked citation; the values come from the browser, so distrust."""
+    try:
+        span = int(str(start)), int(str(end))
+        text = assistant.document_text(str(file))  # refuses anything the index does not name
+    except ValueError:
+        return '<div class="note error">That citation could not be opened.</div>'
+    except AssistantError as exc:
+        return f'<div class="note error">{_e(exc)}</div>'
+    except OSError:
+        return f'<div class="note error">{_e(file)} can no longer be read.</div>'
+    return render_source(text, str(file), *span, str(label))
+
+
 # -- uploads --------------------------------------------------------------------------------------
-@dataclass
-class Stored:
-    original: str
-    name: str  # the file's name in the corpus folder
-    note: str = ""
-
-
 class UploadRejected(ValueError):
     pass
 
@@ -225,8 +227,9 @@ def safe_name(original: str) -> str:
     return f"{stem}.{ext}" if ext else stem
 
 
-def store_upload(src: Path, original: str, settings: Settings) -> Stored:
-    """Copy one upload into the corpus folder; an existing different file is never replaced."""
+def store_upload(src: Path, original: str, settings: Settings) -> str:
+    """Copy one upload into the corpus folder and return its name there. An existing file is
+    never replaced: the same bytes are reused, different bytes get a new name ("x-2.txt")."""
     name = safe_name(original)
     suffix = Path(name).suffix.lower()
     allowed = [t.lower() for t in settings.upload_types]
@@ -240,22 +243,28 @@ def store_upload(src: Path, original: str, settings: Settings) -> Stored:
     data = src.read_bytes()
     corpus = settings.corpus_dir.resolve()
     corpus.mkdir(parents=True, exist_ok=True)
-    stem = Path(name).stem
     for n in range(1, 1000):
-        candidate = name if n == 1 else f"{stem}-{n}{suffix}"
-        target = corpus / candidate
-        if target.resolve().parent != corpus:  # belt and braces: safe_name already ensures it
+        candidate = name if n == 1 else f"{Path(name).stem}-{n}{suffix}"
+        if Path(candidate).name != candidate or candidate in {".", ".."}:  # belt and braces
             raise UploadRejected("unsafe file name")
+        target = corpus / candidate
         try:
             with open(target, "xb") as out:  # "x": fails rather than overwrite (or follow a link)
                 out.write(data)
+            return candidate
         except FileExistsError:
             if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
-                return Stored(original, candidate, "already in the library")
-            continue
-        note = "" if candidate == original else f"saved as {candidate}"
-        return Stored(original, candidate, note)
+                return candidate
     raise UploadRejected("too many files with this name already")
+
+
+def _hint(assistant: Assistant) -> str:
+    """The error sentences name CLI commands; in the UI an empty library has a nearer fix."""
+    try:
+        empty = assistant.index_stats().files == 0
+    except (AssistantError, OSError, ValueError):
+        empty = False
+    return "Add documents with “Add documents” on the right." if empty else ""
 
 
 # -- the chat history Gradio keeps -> (question, answer text) turns for follow-ups ---------------
@@ -286,7 +295,7 @@ def history_turns(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return turns
 
 
-# -- the app ----------------------------------------------------------------------------------------
+# -- the app --------------------------------------------------------------------------------------
 def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
 
@@ -303,48 +312,43 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     return
                 yield render_draft(status, draft), gr.skip()
         except AssistantError as exc:
-            empty = "empty" in str(exc) and not assistant.index_stats().files
-            hint = "Add documents with the panel on the right." if empty else ""
-            yield render_error(str(exc), hint), render_status(assistant)
+            yield render_error(str(exc), _hint(assistant)), render_status(assistant)
         except Exception:  # a bug must not reach the page as a trace; the log keeps it
             log.exception("answering failed")
             yield render_error("Something went wrong while answering; the server log has the "
                                "details."), gr.skip()
 
     def open_source(evt: gr.EventData) -> str:
-        file = str(getattr(evt, "file", ""))
-        try:
-            start, end = int(getattr(evt, "start", 0)), int(getattr(evt, "end", 0))
-            text = assistant.document_text(file)  # refuses anything the index does not name
-        except (AssistantError, ValueError, TypeError) as exc:
-            return f'<div class="note error">{_e(exc)}</div>'
-        except OSError:
-            return f'<div class="note error">{_e(file)} can no longer be read.</div>'
-        return render_source(text, file, start, end, str(getattr(evt, "label", "")))
+        return source_html(assistant, getattr(evt, "file", ""), getattr(evt, "start", 0),
+                           getattr(evt, "end", 0), getattr(evt, "label", ""))
 
-    def add_documents(paths: list[str] | None, progress: gr.Progress = gr.Progress()
-                      ) -> tuple[str, str, None]:
-        stored: list[Stored] = []
+    def add_documents(
+        paths: list[str] | None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (how Gradio injects a progress bar)
+    ) -> tuple[str, str, None]:
+        saved: dict[str, str] = {}
         rejected: list[tuple[str, str]] = []
         for path in paths or []:
-            original = Path(path).name
+            original = Path(path).name  # Gradio keeps the uploaded name as the temp file's name
             try:
-                stored.append(store_upload(Path(path), original, settings))
+                saved[store_upload(Path(path), original, settings)] = original
             except (UploadRejected, OSError) as exc:
                 rejected.append((original, str(exc)))
         report = None
-        if stored:
+        if saved:
             def on_progress(stage: str, done: int, total: int) -> None:
                 progress((done, max(total, 1)), desc=f"Indexing: {stage}")
 
             try:
-                report = assistant.ingest(progress=on_progress)
+                report = assistant.ingest(progress=on_progress)  # incremental: changed files only
             except (AssistantError, OSError) as exc:
                 return render_error(str(exc)), render_status(assistant), None
-        return render_ingest(stored, rejected, report), render_status(assistant), None
+        return render_ingest(saved, rejected, report), render_status(assistant), None
 
     limit = f"{settings.max_file_mb:g} MB"
     with gr.Blocks(title="Ask your documents", analytics_enabled=False) as app:
+        # Created first (unrendered) because the chat updates it, and placed in the side column.
+        status = gr.HTML(render_status(assistant), render=False, elem_id="status")
         with gr.Row(elem_id="app-header"):
             gr.HTML("<h1>Ask your documents</h1><p>Answers come only from your files, and every "
                     "claim links to the passage it came from.</p>")
@@ -358,8 +362,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 gr.ChatInterface(
                     respond, chatbot=chatbot, examples=EXAMPLES, api_name="ask",
                     textbox=gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                       submit_btn=True, stop_btn=True,
                                        lines=1, max_lines=6),
-                    additional_outputs=[status := gr.HTML(render_status(assistant), render=False)],
+                    additional_outputs=[status],
                     fill_height=False, flagging_mode="never", save_history=False,
                 )
             with gr.Column(scale=4, min_width=340):
@@ -382,7 +387,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     return app
 
 
-# -- serving ----------------------------------------------------------------------------------------
+# -- serving --------------------------------------------------------------------------------------
 def check_exposure(host: str, auth: str | None) -> tuple[str, str] | None:
     """Refuse (exit 2) to serve beyond this machine without a password; parse USER:PASS."""
     credentials = None
@@ -420,4 +425,4 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
 
 def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
     check_exposure(host, auth)  # before loading anything
-    serve(Assistant(Settings()), host, port, auth)
+    serve(Assistant(), host, port, auth)  # settings: defaults, assistant.toml, ASSISTANT_*
