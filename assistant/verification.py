@@ -1,8 +1,9 @@
 """Draft claims -> verified claims with citations. Nothing here trusts the model.
 
 A citation is kept only if (1) the evidence id exists, (2) the file on disk still holds exactly
-the evidence text at that span, and (3) the cited spans carry the claim: every number, date and
-name in the claim appears in one of them and most of its content words appear in them. A claim whose own citations
+the evidence text at that span, and (3) the cited spans carry the claim: every number and date
+of the claim appears in one of them, its names appear there or in the sentences around it, and
+most of its content words appear in the cited spans. A claim whose own citations
 fail is checked against the other evidence spans (the program may find the right one); a claim
 nothing carries is dropped. No grounded claim means the answer abstains.
 """
@@ -20,6 +21,7 @@ from assistant.schema import Citation, Claim, Evidence
 from assistant.terms import Terms, similar_word, words
 
 MIN_CONTENT_OVERLAP = 0.5
+CONTEXT_CHARS = 300  # how far around a span a name may be found
 
 
 class DraftClaim(BaseModel):
@@ -49,11 +51,19 @@ class Verified:
         return f"The sources differ. {body}" if self.conflict else body
 
 
+def _word_set(text: str) -> set[str]:
+    return {w.lower().replace("’", "'") for w in words(text)}
+
+
 class _Span:
-    def __init__(self, evidence: Evidence) -> None:
+    def __init__(self, evidence: Evidence, document: str) -> None:
         self.evidence = evidence
         self.terms = Terms.of(evidence.text)
-        self.words = {w.lower().replace("’", "'") for w in words(evidence.text)}
+        self.words = _word_set(evidence.text)
+        # Names may come from the sentences around the span: "it interviewed 16 witnesses"
+        # is about Amnesty, named one sentence earlier. Figures and dates may not.
+        lo, hi = max(0, evidence.start - CONTEXT_CHARS), evidence.end + CONTEXT_CHARS
+        self.context_words = self.words | _word_set(document[lo:hi])
 
 
 def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
@@ -86,14 +96,15 @@ def _holds_key_terms(claim: Terms, span: _Span) -> bool:
     return (
         claim.numbers <= span.terms.numbers
         and claim.months <= span.terms.months
-        and all(any(similar_word(name, w) for w in span.words) for name in claim.names)
+        and all(any(similar_word(name, w) for w in span.context_words) for name in claim.names)
     )
 
 
 def verify(
     drafts: Sequence[DraftClaim], evidence: Sequence[Evidence], read_text: Callable[[str], str]
 ) -> Verified:
-    spans = {ev.id: _Span(ev) for ev in evidence if _still_in_file(ev, read_text)}
+    spans = {ev.id: _Span(ev, read_text(ev.file)) for ev in evidence
+             if _still_in_file(ev, read_text)}
     result = Verified()
     numbering: dict[tuple[str, int, int], int] = {}
     seen_statements: set[str] = set()
