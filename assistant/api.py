@@ -113,7 +113,7 @@ class Assistant:
     ) -> Iterator[StreamEvent]:
         from assistant.evidence import select_evidence
         from assistant.generation import Generation, build_messages, generate, parse_claims
-        from assistant.verification import verify
+        from assistant.verification import focus_terms, verify
 
         started = time.perf_counter()
         question, notice = self._clean(question)
@@ -141,7 +141,8 @@ class Assistant:
             timings["generate_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        verified = verify(parse_claims(generation.text), evidence, self.document_text)
+        focus = focus_terms(question, [hit.passage.text for hit in ranked])
+        verified = verify(parse_claims(generation.text), evidence, self.document_text, focus)
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
         answer = Answer(

@@ -74,6 +74,7 @@ class CaseResult(BaseModel):
     why: str
     error: str | None = None  # the assistant raised instead of answering
     citations: list[ScoredCitation]
+    dropped: list[str] = []  # draft claims that failed verification (why answers abstain)
     total_s: float | None
     first_token_s: float | None
     prompt_tokens: int
@@ -178,6 +179,7 @@ class EvalRun(BaseModel):
                     "" if c.verifiable else ", NOT VERIFIABLE")
                 quote = " ".join(c.quote.split())
                 out.append(f"- [{n}] `{c.file}:{c.line}` ({marks}): “{quote}”")
+            out += [f"- dropped by verification: “{d}”" for d in r.dropped]
             timing = f"{r.total_s:.1f} s" if r.total_s is not None else "–"
             out += [f"- time {timing}, prompt {r.prompt_tokens} tokens", ""]
         return "\n".join(out)
@@ -258,7 +260,8 @@ def score_case(
     return CaseResult(
         id=case.id, kind=case.kind, question=case.question, answer=answer.text,
         abstained=answer.abstained, conflict=answer.conflict, verdict=verdict, why=why,
-        error=error, citations=citations, total_s=answer.timings.get("total_s"),
+        error=error, citations=citations, dropped=answer.dropped_claims,
+        total_s=answer.timings.get("total_s"),
         first_token_s=answer.timings.get("first_token_s"), prompt_tokens=answer.prompt_tokens,
     )
 

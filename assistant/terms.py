@@ -12,12 +12,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
-_STOP = frozenset(STOPWORDS_EN) | {
-    "also", "said", "says", "according", "would", "could", "may", "might", "one", "two", "did",
-    "does", "done", "many", "much", "per", "s", "t", "documents", "document", "evidence",
-}
+# Function words (the common English list) plus words every question or report uses.
+_STOP = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before
+being below between both but by can cannot could couldn't did didn't do does doesn't doing don't
+down during each few for from further had hadn't has hasn't have haven't having he he'd he'll
+he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is
+isn't it it's its itself let's me more most mustn't my myself no nor not of off on once only or
+other ought our ours ourselves out over own same shan't she she'd she'll she's should shouldn't
+so some such than that that's the their theirs them themselves then there there's these they
+they'd they'll they're they've this those through to too under until up very was wasn't we we'd
+we'll we're we've were weren't what what's when when's where where's which while who who's whom
+why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
+yourselves also said says according may might one many much per s t documents document evidence
+""".split())
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen".split())}

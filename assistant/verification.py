@@ -5,7 +5,7 @@ the evidence text at that span, and (3) the cited spans carry the claim: every n
 of the claim appears in one of them, its names appear there or in the sentences around it, and
 most of its content words appear in the cited spans. A claim whose own citations
 fail is checked against the other evidence spans (the program may find the right one); a claim
-nothing carries is dropped. No grounded claim means the answer abstains.
+nothing carries, or one that does not touch the question's distinctive words, is dropped. No grounded claim means the answer abstains.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from itertools import combinations
 from pydantic import BaseModel, Field
 
 from assistant.schema import Citation, Claim, Evidence
-from assistant.terms import Terms, similar_word, words
+from assistant.terms import Terms, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
 CONTEXT_CHARS = 300  # how far around a span a name may be found
@@ -84,6 +84,14 @@ def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
     return True
 
 
+def _on_the_question(claim: Terms, spans: Sequence[_Span], focus: frozenset[str]) -> bool:
+    """A true sentence that answers another question is not an answer: the claim or its spans
+    must touch at least one distinctive word of the question."""
+    if not focus:
+        return True
+    return bool(focus & (claim.stems | set().union(*(s.terms.stems for s in spans))))
+
+
 def _supports(claim: Terms, span: _Span) -> bool:
     """Is this span worth citing on its own: the claim's figures and dates, and a good part of
     its words? Spans that only share common words ("Russia", "Syria") are not cited."""
@@ -100,8 +108,21 @@ def _holds_key_terms(claim: Terms, span: _Span) -> bool:
     )
 
 
+def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
+    """The question's distinctive words: found in some but fewer than half of the retrieved
+    passages. "Russia" and "civilians" are in all of them; "warplanes" is what the question is
+    really about. Words found nowhere (a paraphrase, "non-combatants") cannot be required."""
+    texts = [stems(p) for p in passages]
+
+    def found_in(term: str) -> int:  # "Russian" and "Russia" count as one word here
+        return sum(any(similar_word(term, w) for w in t) for t in texts)
+
+    return frozenset(t for t in stems(question) if 0 < found_in(t) < len(texts) / 2)
+
+
 def verify(
-    drafts: Sequence[DraftClaim], evidence: Sequence[Evidence], read_text: Callable[[str], str]
+    drafts: Sequence[DraftClaim], evidence: Sequence[Evidence], read_text: Callable[[str], str],
+    focus: frozenset[str] = frozenset(),
 ) -> Verified:
     spans = {ev.id: _Span(ev, read_text(ev.file)) for ev in evidence
              if _still_in_file(ev, read_text)}
@@ -117,7 +138,7 @@ def verify(
         claim_terms = Terms.of(statement)
         cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
         chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
-        if chosen is None:
+        if chosen is None or not _on_the_question(claim_terms, chosen, focus):
             result.dropped.append(statement)
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen

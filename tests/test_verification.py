@@ -6,7 +6,7 @@ from pathlib import Path
 
 from assistant.schema import Evidence
 from assistant.terms import Terms, numbers
-from assistant.verification import DraftClaim, verify
+from assistant.verification import DraftClaim, focus_terms, verify
 from tests.conftest import SEEDS
 
 FILE = "003_52a8f228d6ea1ced.txt"
@@ -113,3 +113,17 @@ def test_dates_and_numbers_are_normalised() -> None:
         ta, tb = Terms.of(a), Terms.of(b)
         assert ta.numbers == tb.numbers and ta.months == tb.months, (a, b)
     assert numbers("they may go") == set()
+
+
+def test_grounded_claim_that_answers_another_question_is_dropped() -> None:
+    passages = [ARIHA.text, START.text, AMNESTY_200.text,
+                "Russia has significantly stepped up its role in Syria since the downing of its "
+                "warplane by Turkey.", "Russia's bombing of Syria may amount to a war crime."]
+    focus = focus_terms("How many Russian warplanes were deployed to Syria?", passages)
+    assert focus == {"warplan"}  # "deployed" is in no passage; "Russian", "Syria" in most
+    off_topic = DraftClaim(statement="At least 200 civilians were killed in Russian air strikes.",
+                           evidence=[3])
+    assert verify([off_topic], EVIDENCE, read, focus).abstained
+    on_topic = focus_terms("How many civilians were killed in the Ariha market?", passages)
+    answer = DraftClaim(statement="49 civilians were killed in the Ariha market.", evidence=[1])
+    assert not verify([answer], EVIDENCE, read, on_topic).abstained
