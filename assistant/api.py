@@ -1,9 +1,9 @@
 """The Python API: `Assistant` ties the stages of the data path together.
 
-    from assistant import Assistant
-    a = Assistant()
-    a.ingest("seeds/")
-    ans = a.ask("How many civilians were killed in the Ariha market attack?")
+from assistant import Assistant
+a = Assistant()
+a.ingest("seeds/")
+ans = a.ask("How many civilians were killed in the Ariha market attack?")
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.embedding import Encoder, make_encoder
 from assistant.errors import AssistantError
@@ -76,12 +74,16 @@ class Assistant:
 
     # -- indexing -----------------------------------------------------------------------------
     def ingest(
-        self, folder: str | Path | None = None, *, rebuild: bool = False,
+        self,
+        folder: str | Path | None = None,
+        *,
+        rebuild: bool = False,
         progress: Progress | None = None,
     ) -> IngestReport:
         corpus = Path(folder) if folder is not None else self.settings.corpus_dir
-        return ingest(self.settings, corpus, lambda: self.encoder, rebuild=rebuild,
-                      progress=progress)
+        return ingest(
+            self.settings, corpus, lambda: self.encoder, rebuild=rebuild, progress=progress
+        )
 
     def index_stats(self) -> IndexStats:
         return self.store.stats()
@@ -124,8 +126,13 @@ class Assistant:
         query = f"{turns[-1].question} {question}" if turns else question
         ranked = self.retriever().retrieve(query, self.settings.top_k, timings)
         t = time.perf_counter()
-        evidence = select_evidence(query, ranked, self.encoder, self.settings.evidence_sentences,
-                                   self.settings.evidence_tokens)
+        evidence = select_evidence(
+            query,
+            ranked,
+            self.encoder,
+            self.settings.evidence_sentences,
+            self.settings.evidence_tokens,
+        )
         timings["evidence_s"] = time.perf_counter() - t
 
         backend = self.backend
@@ -134,8 +141,13 @@ class Assistant:
             yield StreamEvent(kind="status", text=f"Asking {backend.model}")
             t = time.perf_counter()
             messages = build_messages(question, evidence, turns)
-            for delta in generate(backend, messages, self.settings.context_window,
-                                  self.settings.max_answer_tokens, generation):
+            for delta in generate(
+                backend,
+                messages,
+                self.settings.context_window,
+                self.settings.max_answer_tokens,
+                generation,
+            ):
                 timings.setdefault("first_token_s", time.perf_counter() - started)
                 yield StreamEvent(kind="token", text=delta)
             timings["generate_s"] = time.perf_counter() - t
@@ -146,12 +158,19 @@ class Assistant:
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
         answer = Answer(
-            question=question, text=verified.text() if not verified.abstained else ABSTAIN,
-            claims=verified.claims, citations=verified.citations,
-            abstained=verified.abstained, conflict=verified.conflict,
+            question=question,
+            text=verified.text() if not verified.abstained else ABSTAIN,
+            claims=verified.claims,
+            citations=verified.citations,
+            abstained=verified.abstained,
+            conflict=verified.conflict,
             leads=self._leads(ranked) if verified.abstained else [],
-            dropped_claims=verified.dropped, notice=notice, backend=backend.name,
-            model=backend.model, timings=timings, prompt_tokens=generation.prompt_tokens,
+            dropped_claims=verified.dropped,
+            notice=notice,
+            backend=backend.name,
+            model=backend.model,
+            timings=timings,
+            prompt_tokens=generation.prompt_tokens,
         )
         yield StreamEvent(kind="answer", text=answer.text, answer=answer)
 
@@ -172,7 +191,14 @@ class Assistant:
                 text = self.document_text(p.file)
             except (OSError, AssistantError, ValueError):
                 continue
-            if text[p.start:p.end] == p.text:
-                leads.append(Citation(file=p.file, start=p.start, end=p.end, quote=p.text,
-                                      line=text.count("\n", 0, p.start) + 1))
+            if text[p.start : p.end] == p.text:
+                leads.append(
+                    Citation(
+                        file=p.file,
+                        start=p.start,
+                        end=p.end,
+                        quote=p.text,
+                        line=text.count("\n", 0, p.start) + 1,
+                    )
+                )
         return leads

@@ -12,8 +12,8 @@ Both take `format=<json schema>` in chat/stream_chat, Ollama's own convention.
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,8 +54,14 @@ class Backend:
 def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                 n_batch=512, verbose=False)
+    return Llama(
+        model_path=path,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=512,
+        verbose=False,
+    )
 
 
 class EmbeddedLLM(CustomLLM):
@@ -71,8 +77,12 @@ class EmbeddedLLM(CustomLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        return LLMMetadata(context_window=self.context_window, num_output=self.max_tokens,
-                           is_chat_model=True, model_name=Path(self.model_path).name)
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.max_tokens,
+            is_chat_model=True,
+            model_name=Path(self.model_path).name,
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
@@ -93,10 +103,15 @@ class EmbeddedLLM(CustomLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        out = _llama_call(lambda: self._llama.create_chat_completion(**self._request(messages, kwargs)))
+        out = _llama_call(
+            lambda: self._llama.create_chat_completion(**self._request(messages, kwargs))
+        )
         text = out["choices"][0]["message"]["content"] or ""
-        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
-                            raw=out, additional_kwargs={"usage": out.get("usage", {})})
+        return ChatResponse(
+            message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+            raw=out,
+            additional_kwargs={"usage": out.get("usage", {})},
+        )
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -108,8 +123,11 @@ class EmbeddedLLM(CustomLLM):
             for chunk in _llama_iter(stream):
                 delta = chunk["choices"][0]["delta"].get("content") or ""
                 text += delta
-                yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
-                                   delta=delta, raw=chunk)
+                yield ChatResponse(
+                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+                    delta=delta,
+                    raw=chunk,
+                )
 
         return gen()
 
@@ -123,7 +141,9 @@ class EmbeddedLLM(CustomLLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         def gen() -> CompletionResponseGen:
-            for r in self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs):
+            for r in self.stream_chat(
+                [ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs
+            ):
                 yield CompletionResponse(text=r.message.content or "", delta=r.delta, raw=r.raw)
 
         return gen()
@@ -184,8 +204,11 @@ def ollama_store_model(store: Path, name: str) -> Path:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError) as exc:
         raise MissingWeightsError(f"Ollama's store has no model '{name}'; {hint}.") from exc
-    layers = [x for x in manifest.get("layers", [])
-              if x.get("mediaType") == "application/vnd.ollama.image.model"]
+    layers = [
+        x
+        for x in manifest.get("layers", [])
+        if x.get("mediaType") == "application/vnd.ollama.image.model"
+    ]
     if not layers:
         raise MissingWeightsError(f"Ollama's manifest for '{name}' names no model layer; {hint}.")
     blob = store / "blobs" / layers[0]["digest"].replace(":", "-")
@@ -193,7 +216,9 @@ def ollama_store_model(store: Path, name: str) -> Path:
         with blob.open("rb") as f:
             magic = f.read(4)
     except OSError as exc:
-        raise MissingWeightsError(f"The weights of '{name}' are missing from Ollama's store; {hint}.") from exc
+        raise MissingWeightsError(
+            f"The weights of '{name}' are missing from Ollama's store; {hint}."
+        ) from exc
     if magic != b"GGUF":
         raise MissingWeightsError(
             f"The Ollama model '{name}' is not a GGUF file (perhaps safetensors); llama.cpp "
@@ -204,8 +229,12 @@ def ollama_store_model(store: Path, name: str) -> Path:
 
 def embedded_backend(settings: Settings) -> Backend:
     path = resolve_embedded_model(settings)
-    llm = EmbeddedLLM(model_path=str(path), context_window=settings.context_window,
-                      max_tokens=settings.max_answer_tokens, threads=settings.threads)
+    llm = EmbeddedLLM(
+        model_path=str(path),
+        context_window=settings.context_window,
+        max_tokens=settings.max_answer_tokens,
+        threads=settings.threads,
+    )
     label = settings.embedded_model if settings.embedded_model.startswith("ollama:") else path.name
     return Backend(llm=llm, name="embedded", model=label)
 
@@ -239,7 +268,9 @@ def ollama_errors(host: str, model: str) -> Iterator[None]:
             raise BackendUnavailableError(
                 f"Ollama at {host} has no model '{model}'; run `ollama pull {model}`."
             ) from exc
-        raise BackendUnavailableError(f"Ollama at {host} answered with an error: {exc.error}.") from exc
+        raise BackendUnavailableError(
+            f"Ollama at {host} answered with an error: {exc.error}."
+        ) from exc
     except httpx.TimeoutException as exc:
         raise BackendUnavailableError(
             f"Ollama at {host} did not answer in time; raise ASSISTANT_OLLAMA_TIMEOUT_S "
@@ -280,9 +311,12 @@ def ollama_backend(settings: Settings) -> Backend:
     from llama_index.llms.ollama import Ollama
 
     llm = Ollama(
-        model=settings.ollama_model, base_url=settings.ollama_host,
-        request_timeout=settings.ollama_timeout_s, temperature=0.0,
-        context_window=settings.context_window, keep_alive=settings.ollama_keep_alive,
+        model=settings.ollama_model,
+        base_url=settings.ollama_host,
+        request_timeout=settings.ollama_timeout_s,
+        temperature=0.0,
+        context_window=settings.context_window,
+        keep_alive=settings.ollama_keep_alive,
         additional_kwargs={"num_predict": settings.max_answer_tokens, "seed": 0},
     )
     return Backend(llm=llm, name="ollama", model=settings.ollama_model)

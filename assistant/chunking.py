@@ -86,8 +86,13 @@ def chunk(
         start, end = pieces[i][0], pieces[j - 1][1]
         body = text[start:end]
         passages.append(
-            Passage(id=passage_id(document.file, start, body), file=document.file,
-                    start=start, end=end, text=body)
+            Passage(
+                id=passage_id(document.file, start, body),
+                file=document.file,
+                start=start,
+                end=end,
+                text=body,
+            )
         )
         if j >= len(pieces):
             break
@@ -122,4 +127,7 @@ def _split_long(
             out.append((cursor, gap.start()))
             cursor = gap.end()
         out.append((cursor, b))
-    return [(a, b) for a, b in out if a < b]
+    trimmed: list[tuple[int, int]] = []
+    for a, b in out:  # a cut between characters can leave whitespace at a piece's edge
+        _append_trimmed(text, a, b, trimmed)
+    return trimmed

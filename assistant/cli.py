@@ -44,7 +44,7 @@ def make_assistant(backend: str | None = None) -> Any:
     from assistant.api import Assistant
     from assistant.settings import Settings
 
-    overrides = {"backend": backend} if backend else {}
+    overrides: dict[str, Any] = {"backend": backend} if backend else {}
     return Assistant(Settings(**overrides))
 
 
@@ -64,8 +64,14 @@ def main() -> None:
 def ingest(folder: Path | None, rebuild: bool) -> None:
     """Index FOLDER (default: the corpus_dir setting); only changed files are re-embedded."""
     assistant = make_assistant()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=errors, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -84,8 +90,12 @@ def print_report(report: IngestReport) -> None:
     table.add_column("status")
     table.add_column("files", justify="right")
     table.add_column("names / reason")
-    for label, names in (("added", report.added), ("updated", report.updated),
-                         ("removed", report.removed), ("unchanged", report.unchanged)):
+    for label, names in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("removed", report.removed),
+        ("unchanged", report.unchanged),
+    ):
         shown = ", ".join(names[:5]) + (f" … (+{len(names) - 5})" if len(names) > 5 else "")
         table.add_row(label, str(len(names)), escape(shown))
     for skipped in report.skipped:
@@ -134,8 +144,10 @@ def print_answer(answer: Answer) -> None:
     style = "yellow" if answer.abstained else "bold"
     console.print(f"[{style}]{escape(answer.text)}[/]")
     for n, c in enumerate(answer.citations, start=1):
-        console.print(f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} "
-                      f"(chars {c.start}-{c.end})\n      “{escape(c.quote)}”")
+        console.print(
+            f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} "
+            f"(chars {c.start}-{c.end})\n      “{escape(c.quote)}”"
+        )
     if answer.leads:
         console.print("  Nearest passages (leads, not citations):")
         for c in answer.leads:
@@ -175,7 +187,9 @@ def chat(backend: str | None) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--auth", default=None, help="USER:PASS; required with a --host other than 127.0.0.1.")
+@click.option(
+    "--auth", default=None, help="USER:PASS; required with a --host other than 127.0.0.1."
+)
 @friendly_errors
 def ui(host: str, port: int, auth: str | None) -> None:
     """Start the chat web UI (http://127.0.0.1:7860 by default)."""
@@ -187,8 +201,13 @@ def ui(host: str, port: int, auth: str | None) -> None:
 @main.command(name="eval")
 @click.argument("cases", required=False, type=click.Path(path_type=Path, exists=True))
 @click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
-@click.option("--report", "report_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for report.md and report.json (default: beside CASES).")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for report.md and report.json (default: beside CASES).",
+)
 @friendly_errors
 def evaluate(cases: Path | None, backend: str | None, report_dir: Path | None) -> None:
     """Score answers against CASES.jsonl (default: evals/cases.jsonl) and write a report."""

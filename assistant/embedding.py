@@ -54,7 +54,8 @@ class MiniLMEncoder:
         options.intra_op_num_threads = settings.threads
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
-            str(require(MINILM_ONNX, settings.model_dir)), options,
+            str(require(MINILM_ONNX, settings.model_dir)),
+            options,
             providers=["CPUExecutionProvider"],
         )
         self.input_names = {i.name for i in self.session.get_inputs()}
@@ -106,8 +107,9 @@ class OllamaEncoder:
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        response = ollama_call(lambda: self.client.embed(model=self.model, input=list(texts)),
-                               self.client, self.model)
+        response = ollama_call(
+            lambda: self.client.embed(model=self.model, input=list(texts)), self.client, self.model
+        )
         vectors = np.array(response["embeddings"], dtype=np.float32)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 

@@ -155,28 +155,48 @@ class EvalRun(BaseModel):
 
     def report_markdown(self) -> str:
         out = [
-            "# Evaluation report", "",
-            f"- date: {self.date}", f"- backend: {self.backend} · model: {self.model}",
+            "# Evaluation report",
+            "",
+            f"- date: {self.date}",
+            f"- backend: {self.backend} · model: {self.model}",
             f"- cases: {self.cases_file} ({len(self.results)})",
-            f"- wall time: {self.wall_s:.0f} s", "",
-            "## Metrics", "", self.summary_markdown(), "", "## Change against the previous run", "",
+            f"- wall time: {self.wall_s:.0f} s",
+            "",
+            "## Metrics",
+            "",
+            self.summary_markdown(),
+            "",
+            "## Change against the previous run",
+            "",
         ]
         if self.previous is None:
             out.append("No previous report.json: this is the first run.")
         else:
             out.append(f"Previous run: {self.previous_date}.")
-            changed = [(r, self.previous_verdicts[r.id]) for r in self.results
-                       if self.previous_verdicts.get(r.id, r.verdict) != r.verdict]
+            changed = [
+                (r, self.previous_verdicts[r.id])
+                for r in self.results
+                if self.previous_verdicts.get(r.id, r.verdict) != r.verdict
+            ]
             out += [f"- `{r.id}`: {old} → {r.verdict}" for r, old in changed]
             if not changed:
                 out.append("No case changed its verdict.")
         out += ["", "## Cases", ""]
         for r in self.results:
-            out += [f"### `{r.id}` ({r.kind}) — {r.verdict}", "", f"**Q:** {r.question}", "",
-                    f"**A:** {r.answer}", "", f"*Why:* {r.why}", ""]
+            out += [
+                f"### `{r.id}` ({r.kind}) — {r.verdict}",
+                "",
+                f"**Q:** {r.question}",
+                "",
+                f"**A:** {r.answer}",
+                "",
+                f"*Why:* {r.why}",
+                "",
+            ]
             for n, c in enumerate(r.citations, start=1):
                 marks = ("supporting" if c.supporting else "not a labelled support") + (
-                    "" if c.verifiable else ", NOT VERIFIABLE")
+                    "" if c.verifiable else ", NOT VERIFIABLE"
+                )
                 quote = " ".join(c.quote.split())
                 out.append(f"- [{n}] `{c.file}:{c.line}` ({marks}): “{quote}”")
             out += [f"- dropped by verification: “{d}”" for d in r.dropped]
@@ -232,9 +252,13 @@ def score_case(
     spans = support_spans(case, corpus_texts)
     citations = [
         ScoredCitation(
-            file=c.file, start=c.start, end=c.end, line=c.line, quote=c.quote,
+            file=c.file,
+            start=c.start,
+            end=c.end,
+            line=c.line,
+            quote=c.quote,
             supporting=any(f == c.file and c.start < e and s < c.end for f, s, e in spans),
-            verifiable=c.file in corpus_texts and corpus_texts[c.file][c.start:c.end] == c.quote,
+            verifiable=c.file in corpus_texts and corpus_texts[c.file][c.start : c.end] == c.quote,
         )
         for c in answer.citations
     ]
@@ -243,9 +267,11 @@ def score_case(
     if error:
         verdict, why = "wrong", f"the assistant raised an error: {error}"
     elif not case.answerable:
-        verdict, why = (("abstained-ok", "abstained: the documents do not answer this")
-                        if answer.abstained else
-                        ("wrong", "answered a question the documents do not answer"))
+        verdict, why = (
+            ("abstained-ok", "abstained: the documents do not answer this")
+            if answer.abstained
+            else ("wrong", "answered a question the documents do not answer")
+        )
     elif answer.abstained:
         verdict, why = "abstained-wrong", "abstained although the documents answer this"
     elif bad := [s for s in case.must_not if s in text]:
@@ -258,11 +284,20 @@ def score_case(
         n = sum(c.supporting for c in citations)
         why += f"; {n} of {len(citations)} citations overlap a labelled support"
     return CaseResult(
-        id=case.id, kind=case.kind, question=case.question, answer=answer.text,
-        abstained=answer.abstained, conflict=answer.conflict, verdict=verdict, why=why,
-        error=error, citations=citations, dropped=answer.dropped_claims,
+        id=case.id,
+        kind=case.kind,
+        question=case.question,
+        answer=answer.text,
+        abstained=answer.abstained,
+        conflict=answer.conflict,
+        verdict=verdict,
+        why=why,
+        error=error,
+        citations=citations,
+        dropped=answer.dropped_claims,
         total_s=answer.timings.get("total_s"),
-        first_token_s=answer.timings.get("first_token_s"), prompt_tokens=answer.prompt_tokens,
+        first_token_s=answer.timings.get("first_token_s"),
+        prompt_tokens=answer.prompt_tokens,
     )
 
 
@@ -291,11 +326,13 @@ def compute_metrics(results: Sequence[CaseResult]) -> Metrics:
         answerable=len(answerable),
         abstained=len(abstained),
         answer_accuracy=_ratio(sum(r.verdict == "correct" for r in answerable), len(answerable)),
-        citation_precision=_ratio(sum(c.supporting for c in answerable_citations),
-                                  len(answerable_citations)),
+        citation_precision=_ratio(
+            sum(c.supporting for c in answerable_citations), len(answerable_citations)
+        ),
         citation_recall=_ratio(
             sum(not r.abstained and any(c.supporting for c in r.citations) for r in answerable),
-            len(answerable)),
+            len(answerable),
+        ),
         abstention_recall=_ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         abstention_precision=_ratio(sum(not r.answerable for r in abstained), len(abstained)),
         verifiability=_ratio(sum(c.verifiable for c in all_citations), len(all_citations)),
@@ -341,7 +378,9 @@ def read_previous(path: Path) -> EvalRun | None:
 
 
 def run_evaluation(
-    assistant: Assistant, cases_path: str | Path, report_dir: str | Path,
+    assistant: Assistant,
+    cases_path: str | Path,
+    report_dir: str | Path,
     previous: str | Path | None = None,
 ) -> EvalRun:
     """Ask every case once, score, and write report.md and report.json into `report_dir`.
@@ -356,18 +395,28 @@ def run_evaluation(
     answers = [_ask(assistant, case.question) for case in cases]
     wall_s = time.perf_counter() - started
     files = {s.file for c in cases for s in c.support} | {
-        c.file for a, _ in answers for c in a.citations}
+        c.file for a, _ in answers for c in a.citations
+    }
     texts = corpus_texts(assistant, files)
-    results = [score_case(case, answer, texts, error)
-               for case, (answer, error) in zip(cases, answers, strict=True)]
+    results = [
+        score_case(case, answer, texts, error)
+        for case, (answer, error) in zip(cases, answers, strict=True)
+    ]
     served = next((a for a, error in answers if error is None), None)
     run = EvalRun(
         date=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-        backend=served.backend if served else "?", model=served.model if served else "?",
-        cases_file=str(cases_path), wall_s=wall_s, metrics=compute_metrics(results),
-        per_kind={k: compute_metrics([r for r in results if r.kind == k])
-                  for k in KINDS if any(r.kind == k for r in results)},
-        previous=prior.metrics if prior else None, previous_date=prior.date if prior else None,
+        backend=served.backend if served else "?",
+        model=served.model if served else "?",
+        cases_file=str(cases_path),
+        wall_s=wall_s,
+        metrics=compute_metrics(results),
+        per_kind={
+            k: compute_metrics([r for r in results if r.kind == k])
+            for k in KINDS
+            if any(r.kind == k for r in results)
+        },
+        previous=prior.metrics if prior else None,
+        previous_date=prior.date if prior else None,
         previous_verdicts={r.id: r.verdict for r in prior.results} if prior else {},
         results=results,
     )

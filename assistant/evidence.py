@@ -53,8 +53,14 @@ def select_evidence(
         chosen.append(int(i))
         used += sizes[i]
     return [
-        Evidence(id=n, passage_id=candidates[keys[i]][0], file=keys[i][0], start=keys[i][1],
-                 end=keys[i][2], text=texts[i])
+        Evidence(
+            id=n,
+            passage_id=candidates[keys[i]][0],
+            file=keys[i][0],
+            start=keys[i][1],
+            end=keys[i][2],
+            text=texts[i],
+        )
         for n, i in enumerate(chosen, start=1)
     ]
 

@@ -8,6 +8,7 @@ index usable.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -65,7 +66,8 @@ class Manifest(BaseModel):
         if self.encoder != encoder_id:
             return f"encoder '{self.encoder}' (settings now say '{encoder_id}')"
         if (self.chunk_tokens, self.chunk_overlap_tokens) != (
-            settings.chunk_tokens, settings.chunk_overlap_tokens
+            settings.chunk_tokens,
+            settings.chunk_overlap_tokens,
         ):
             return (
                 f"chunking {self.chunk_tokens}/{self.chunk_overlap_tokens} tokens "
@@ -85,9 +87,13 @@ def passage_to_node(passage: Passage) -> BaseNode:
     from llama_index.core.schema import TextNode
 
     return TextNode(
-        id_=passage.id, text=passage.text, start_char_idx=passage.start,
-        end_char_idx=passage.end, metadata={"file": passage.file},
-        excluded_embed_metadata_keys=["file"], excluded_llm_metadata_keys=["file"],
+        id_=passage.id,
+        text=passage.text,
+        start_char_idx=passage.start,
+        end_char_idx=passage.end,
+        metadata={"file": passage.file},
+        excluded_embed_metadata_keys=["file"],
+        excluded_llm_metadata_keys=["file"],
     )
 
 
@@ -146,7 +152,8 @@ class IndexStore:
         if self.settings.chroma_host:
             try:
                 return chromadb.HttpClient(
-                    host=self.settings.chroma_host, port=self.settings.chroma_port,
+                    host=self.settings.chroma_host,
+                    port=self.settings.chroma_port,
                     settings=chroma_settings,
                 )
             except Exception as exc:
@@ -180,10 +187,9 @@ class IndexStore:
             self.collection.delete(ids=batch[i : i + 5000])
 
     def reset(self) -> None:
-        try:
+        # chroma raises different types across versions when the collection is absent
+        with contextlib.suppress(Exception):
             self.client.delete_collection(COLLECTION)
-        except Exception:  # chroma raises different types across versions when it is absent
-            pass
         self.__dict__.pop("collection", None)
         self.__dict__.pop("vector_store", None)
         for old in self.dir.glob("bm25-*"):
@@ -247,7 +253,8 @@ class IndexStore:
                 ) from None
             os.ftruncate(fd, 0)
             info = {
-                "pid": os.getpid(), "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
                 "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:200],
                 "since": time.strftime("%Y-%m-%d %H:%M:%S"),
             }

@@ -42,7 +42,9 @@ def ingest(
     store = IndexStore(settings)
     report = IngestReport()
     if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"The folder {corpus_dir} does not exist; pass a folder of documents.")
+        raise FileNotFoundError(
+            f"The folder {corpus_dir} does not exist; pass a folder of documents."
+        )
     with store.writer_lock():
         from assistant.index import encoder_id_for
 
@@ -58,7 +60,8 @@ def ingest(
             report.rebuilt = True
             old = None
         manifest = Manifest(
-            encoder=encoder_id, chunk_tokens=settings.chunk_tokens,
+            encoder=encoder_id,
+            chunk_tokens=settings.chunk_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
             corpus_dir=str(corpus_dir.resolve()),
             files={} if old is None else dict(old.files),
@@ -66,7 +69,7 @@ def ingest(
         )
 
         # Plan: hash every file; parse only those whose bytes changed.
-        changed: dict[str, tuple[str, list[Passage] | None]] = {}
+        changed: dict[str, tuple[str, list[Passage]]] = {}
         encoder: Encoder | None = None
         for item in iter_files(corpus_dir, settings.max_file_bytes):
             if isinstance(item, Skipped):
@@ -83,8 +86,9 @@ def ingest(
                 continue
             (report.updated if entry is not None else report.added).append(found.file)
             encoder = encoder or encoder_factory()
-            passages = chunk(document, settings.chunk_tokens, settings.chunk_overlap_tokens,
-                             encoder.count_tokens)
+            passages = chunk(
+                document, settings.chunk_tokens, settings.chunk_overlap_tokens, encoder.count_tokens
+            )
             changed[found.file] = (document.sha256, passages)
         # Files that vanished, or turned unreadable, leave the index.
         kept = {*report.unchanged, *changed}
@@ -96,7 +100,7 @@ def ingest(
 
         store.marker_path.write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
         stored = store.stored_ids()
-        todo = [p for _, ps in changed.values() for p in ps or [] if p.id not in stored]
+        todo = [p for _, ps in changed.values() for p in ps if p.id not in stored]
         if todo:
             assert encoder is not None
             _embed_and_store(store, encoder, todo, progress)
@@ -104,8 +108,8 @@ def ingest(
 
         for file in report.removed:
             manifest.files.pop(file, None)
-        for file, (sha, passages) in changed.items():
-            manifest.files[file] = FileEntry(sha256=sha, passages=[p.id for p in passages or []])
+        for file, (sha, made) in changed.items():
+            manifest.files[file] = FileEntry(sha256=sha, passages=[p.id for p in made])
         live = manifest.live_ids()
         if progress:
             progress("keyword index", 0, 1)

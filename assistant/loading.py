@@ -56,7 +56,9 @@ def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
             if real.is_dir():
                 if real in seen_dirs:
                     if entry.is_symlink():
-                        skipped.append(Skipped(file=name, reason="symlink loop (folder already read)"))
+                        skipped.append(
+                            Skipped(file=name, reason="symlink loop (folder already read)")
+                        )
                     continue
                 seen_dirs.add(real)
                 visit(real, name)
@@ -128,8 +130,29 @@ class _VisibleText(HTMLParser):
     """Collects the text a browser would show: no script, style, head or template content."""
 
     HIDDEN = {"script", "style", "head", "template", "noscript", "svg"}
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-             "article", "header", "footer", "blockquote", "pre", "table", "ul", "ol", "title"}
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "blockquote",
+        "pre",
+        "table",
+        "ul",
+        "ol",
+        "title",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -47,9 +47,15 @@ class HybridRetriever:
 
         self.bm25.similarity_top_k = min(k, len(self.live))
         hits = self.bm25.retrieve(QueryBundle(question))
-        return [node_to_passage(h.node) for h in hits if (h.score or 0) > 0 and h.node.node_id in self.live]
+        return [
+            node_to_passage(h.node)
+            for h in hits
+            if (h.score or 0) > 0 and h.node.node_id in self.live
+        ]
 
-    def retrieve(self, question: str, k: int, timings: dict[str, float] | None = None) -> list[Ranked]:
+    def retrieve(
+        self, question: str, k: int, timings: dict[str, float] | None = None
+    ) -> list[Ranked]:
         fetch = 2 * k  # fusion needs more than k from each list to reorder them
         t0 = time.perf_counter()
         dense = self.dense(question, fetch)

@@ -30,12 +30,16 @@ class Settings(BaseSettings):
 
     # Corpus and index
     corpus_dir: Path = Field(Path("seeds"), description="Folder of documents to answer from.")
-    index_dir: Path = Field(Path("index"), description="Where the index (Chroma, BM25, manifest) lives.")
+    index_dir: Path = Field(
+        Path("index"), description="Where the index (Chroma, BM25, manifest) lives."
+    )
     model_dir: Path = Field(
         default_factory=_default_model_dir,
         description="Cache folder for verified model weights (filled by `make setup`).",
     )
-    max_file_mb: float = Field(20.0, description="Files larger than this are skipped when ingesting.")
+    max_file_mb: float = Field(
+        20.0, description="Files larger than this are skipped when ingesting."
+    )
     chunk_tokens: int = Field(160, description="Target passage length in encoder tokens.")
     chunk_overlap_tokens: int = Field(
         24, description="Tokens of trailing sentences repeated at the start of the next passage."
@@ -76,7 +80,9 @@ class Settings(BaseSettings):
         Path(os.environ.get("OLLAMA_MODELS", str(Path.home() / ".ollama" / "models"))),
         description="Ollama's model store, for `embedded_model = ollama:NAME`.",
     )
-    context_window: int = Field(4096, description="Context window in tokens (llama.cpp n_ctx, Ollama num_ctx).")
+    context_window: int = Field(
+        4096, description="Context window in tokens (llama.cpp n_ctx, Ollama num_ctx)."
+    )
     max_answer_tokens: int = Field(384, description="Upper bound on generated tokens per answer.")
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
@@ -93,7 +99,8 @@ class Settings(BaseSettings):
     # Questions and the UI
     max_question_chars: int = Field(2000, description="Longer questions are cut, with a notice.")
     upload_types: list[str] = Field(
-        [".txt", ".md", ".html", ".htm", ".pdf"], description="File types the UI accepts for upload."
+        [".txt", ".md", ".html", ".htm", ".pdf"],
+        description="File types the UI accepts for upload.",
     )
 
     @classmethod

@@ -14,7 +14,8 @@ from functools import lru_cache
 import Stemmer
 
 # Function words (the common English list) plus words every question or report uses.
-_STOP = frozenset("""
+_STOP = frozenset(
+    """
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can cannot could couldn't did didn't do does doesn't doing don't
 down during each few for from further had hadn't has hasn't have haven't having he he'd he'll
@@ -26,31 +27,74 @@ they'd they'll they're they've this those through to too under until up very was
 we'll we're we've were weren't what what's when when's where where's which while who who's whom
 why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
 yourselves also said says according may might one many much per s t documents document evidence
-""".split())
-_UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate(
-    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+""".split()
+)
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+    if w != "_"
+}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _ALIASES = {"dozen": 12, "a dozen": 12}
 MONTHS = {
-    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "may": "may",
-    "jun": "june", "jul": "july", "aug": "august", "sep": "september", "sept": "september",
-    "oct": "october", "nov": "november", "dec": "december",
+    "jan": "january",
+    "feb": "february",
+    "mar": "march",
+    "apr": "april",
+    "may": "may",
+    "jun": "june",
+    "jul": "july",
+    "aug": "august",
+    "sep": "september",
+    "sept": "september",
+    "oct": "october",
+    "nov": "november",
+    "dec": "december",
 }
 # Words that are capitalised only because they start a sentence or are generic.
-_NOT_NAMES = _STOP | {"the", "a", "an", "in", "on", "at", "it", "its", "they", "he", "she",
-                      "according", "since", "however", "there", "this", "that", "these", "when"}
+_NOT_NAMES = _STOP | {
+    "the",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "it",
+    "its",
+    "they",
+    "he",
+    "she",
+    "according",
+    "since",
+    "however",
+    "there",
+    "this",
+    "that",
+    "these",
+    "when",
+}
 
 # Numbers and dates are compared through numbers() and months(), not as words.
-_NOT_CONTENT = frozenset([*_UNITS, *_TENS, *_SCALES, "dozen", *MONTHS, *MONTHS.values(),
-                          "th", "st", "nd", "rd"])
+_NOT_CONTENT = frozenset(
+    [*_UNITS, *_TENS, *_SCALES, "dozen", *MONTHS, *MONTHS.values(), "th", "st", "nd", "rd"]
+)
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d[\d,.]*\d|\d")
 _NUMBER_WORDS = re.compile(
-    r"\b(?:(?:" + "|".join([*_TENS, *_UNITS]) + r")(?:[\s-]+(?:" + "|".join([*_TENS, *_UNITS,
-    *_SCALES]) + r"))*)\b", re.IGNORECASE)
+    r"\b(?:(?:"
+    + "|".join([*_TENS, *_UNITS])
+    + r")(?:[\s-]+(?:"
+    + "|".join([*_TENS, *_UNITS, *_SCALES])
+    + r"))*)\b",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +123,7 @@ def _words_to_number(phrase: str) -> int | None:
 
 
 def numbers(text: str) -> set[str]:
-    """Numbers as canonical digit strings: '2,132' -> '2132', '30th' -> '30', 'forty-nine' -> '49'."""
+    """Numbers as canonical digits: '2,132' -> '2132', '30th' -> '30', 'forty-nine' -> '49'."""
     found: set[str] = set()
     for match in re.finditer(r"\d[\d,]*(?:\.\d+)?", text):
         raw = match.group().rstrip(",").replace(",", "")
@@ -149,7 +193,7 @@ def _edit_distance_at_most_one(a: str, b: str) -> bool:
     i = 0
     while i < len(a) and a[i] == b[i]:
         i += 1
-    return a[i + (len(a) == len(b)):] == b[i + 1:]
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
 
 
 @dataclass(frozen=True)
@@ -161,5 +205,9 @@ class Terms:
 
     @classmethod
     def of(cls, text: str) -> Terms:
-        return cls(frozenset(numbers(text)), frozenset(months(text)), frozenset(names(text)),
-                   frozenset(stems(text)))
+        return cls(
+            frozenset(numbers(text)),
+            frozenset(months(text)),
+            frozenset(names(text)),
+            frozenset(stems(text)),
+        )

@@ -78,9 +78,11 @@ def _card(c: Citation, label: str) -> str:
     quote = " ".join(c.quote.split())  # one compact paragraph; the panel shows the layout
     quote = quote if len(quote) <= 220 else quote[:220].rstrip() + "…"
     num = f'<span class="num">{_e(label)}</span>' if label else ""
-    return (f'<button type="button" class="card opens-source" {_cite_attrs(c, label)}>'
-            f'<span class="card-head">{num}{_e(c.file)} · line {c.line}</span>'
-            f'<span class="card-quote">“{_e(quote)}”</span></button>')
+    return (
+        f'<button type="button" class="card opens-source" {_cite_attrs(c, label)}>'
+        f'<span class="card-head">{num}{_e(c.file)} · line {c.line}</span>'
+        f'<span class="card-quote">“{_e(quote)}”</span></button>'
+    )
 
 
 def render_answer(answer: Answer) -> str:
@@ -92,8 +94,10 @@ def render_answer(answer: Answer) -> str:
         if not 1 <= n <= len(cites):
             return m.group(0)
         c = cites[n - 1]
-        return (f'<button type="button" class="cite opens-source" {_cite_attrs(c, f"[{n}]")} '
-                f'title="{_e(c.file)}, line {c.line}">[{n}]</button>')
+        return (
+            f'<button type="button" class="cite opens-source" {_cite_attrs(c, f"[{n}]")} '
+            f'title="{_e(c.file)}, line {c.line}">[{n}]</button>'
+        )
 
     text = answer.text
     parts: list[str] = []
@@ -101,26 +105,35 @@ def render_answer(answer: Answer) -> str:
         parts.append(f'<div class="note">{_e(answer.notice)}</div>')
     if answer.conflict:
         text = text.removeprefix("The sources differ.").strip()
-        parts.append('<div class="note conflict"><b>The sources differ.</b>'
-                     '<span class="hint">Compare the passages below before relying on '
-                     'one figure.</span></div>')
+        parts.append(
+            '<div class="note conflict"><b>The sources differ.</b>'
+            '<span class="hint">Compare the passages below before relying on '
+            "one figure.</span></div>"
+        )
     body = re.sub(r"\[(\d+)\]", marker, _e(text)).replace("\n", "<br>")
     if answer.abstained:
-        parts.append(f'<div class="note"><div class="answer-text">{body}</div><span class="hint">'
-                     'Nothing in the indexed documents supports an answer.</span></div>')
+        parts.append(
+            f'<div class="note"><div class="answer-text">{body}</div><span class="hint">'
+            "Nothing in the indexed documents supports an answer.</span></div>"
+        )
     else:
         parts.append(f'<div class="answer-text">{body}</div>')
     if cites:
-        parts.append('<div class="sources-title">Sources</div><div class="sources">'
-                     + "".join(_card(c, f"[{n}]") for n, c in enumerate(cites, 1)) + "</div>")
+        parts.append(
+            '<div class="sources-title">Sources</div><div class="sources">'
+            + "".join(_card(c, f"[{n}]") for n, c in enumerate(cites, 1))
+            + "</div>"
+        )
     if answer.leads:
-        parts.append('<div class="sources-title">Nearest passages (not evidence)</div>'
-                     '<div class="sources">'
-                     + "".join(_card(c, "") for c in answer.leads) + "</div>")
+        parts.append(
+            '<div class="sources-title">Nearest passages (not evidence)</div>'
+            '<div class="sources">' + "".join(_card(c, "") for c in answer.leads) + "</div>"
+        )
     total = answer.timings.get("total_s")
     took = f" · {total:.1f} s" if total else ""
-    parts.append(f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}'
-                 f'{took}</div>')
+    parts.append(
+        f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}{took}</div>'
+    )
     return "".join(parts)
 
 
@@ -132,8 +145,10 @@ def render_error(message: str, hint: str = "") -> str:
 def render_draft(status: str, draft: str) -> str:
     if not draft:
         return f'<div class="pending">{_e(status)}…</div>'
-    return (f'<div class="draft"><span class="draft-label">Draft, checking it against the '
-            f'sources…</span>{_e(draft)}</div>')
+    return (
+        f'<div class="draft"><span class="draft-label">Draft, checking it against the '
+        f"sources…</span>{_e(draft)}</div>"
+    )
 
 
 def render_source(text: str, file: str, start: int, end: int, label: str) -> str:
@@ -145,13 +160,14 @@ def render_source(text: str, file: str, start: int, end: int, label: str) -> str
     what = f"cited passage {label}" if label.startswith("[") else "nearest passage"
     clip = ""
     if lo > 0 or hi < len(text):
-        clip = (f'<div class="source-clip">Showing characters {lo:,}–{hi:,} of '
-                f'{len(text):,}.</div>')
-    return (f'<div class="source-head"><b>{_e(file)}</b> · line {line} · '
-            f'<span class="kind">{_e(what)}</span></div>'
-            f'<div class="source-doc" id="source-doc">{"…" if lo else ""}{_e(text[lo:start])}'
-            f'<mark id="source-mark">{_e(text[start:end])}</mark>{_e(text[end:hi])}'
-            f'{"…" if hi < len(text) else ""}</div>{clip}')
+        clip = f'<div class="source-clip">Showing characters {lo:,}–{hi:,} of {len(text):,}.</div>'
+    return (
+        f'<div class="source-head"><b>{_e(file)}</b> · line {line} · '
+        f'<span class="kind">{_e(what)}</span></div>'
+        f'<div class="source-doc" id="source-doc">{"…" if lo else ""}{_e(text[lo:start])}'
+        f'<mark id="source-mark">{_e(text[start:end])}</mark>{_e(text[end:hi])}'
+        f"{'…' if hi < len(text) else ''}</div>{clip}"
+    )
 
 
 def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
@@ -160,21 +176,26 @@ def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
     except (AssistantError, OSError, ValueError) as exc:
         return f'<div class="status"><span class="warn">Index unavailable: {_e(exc)}</span></div>'
     if stats.files:
-        library = (f"<span><b>Library</b> {stats.files} documents · {stats.passages} passages"
-                   f" · indexed {_e(stats.last_ingest or 'never')}</span>")
+        library = (
+            f"<span><b>Library</b> {stats.files} documents · {stats.passages} passages"
+            f" · indexed {_e(stats.last_ingest or 'never')}</span>"
+        )
     else:
         library = '<span class="warn"><b>Library</b> empty: add documents below</span>'
     if answer is not None:
         model = f"<span><b>Model</b> {_e(answer.backend)} · {_e(answer.model)}</span>"
     else:
-        model = (f"<span><b>Model</b> {_e(assistant.settings.backend)} backend "
-                 "(no answer yet)</span>")
+        model = (
+            f"<span><b>Model</b> {_e(assistant.settings.backend)} backend (no answer yet)</span>"
+        )
     return f'<div class="status">{library}{model}</div>'
 
 
-def render_ingest(saved: dict[str, str], rejected: list[tuple[str, str]],
-                  report: IngestReport | None) -> str:
+def render_ingest(
+    saved: dict[str, str], rejected: list[tuple[str, str]], report: IngestReport | None
+) -> str:
     """What happened to each upload. `saved` maps a name in the corpus to the uploaded name."""
+
     def named(file: str) -> str:
         renamed = saved.get(file, file) != file
         return _e(file) + (f" <i>(uploaded as {_e(saved[file])})</i>" if renamed else "")
@@ -183,20 +204,26 @@ def render_ingest(saved: dict[str, str], rejected: list[tuple[str, str]],
     groups: list[tuple[str, list[str]]] = []
     if report is not None:
         skipped += [f"{_e(s.file)}: {_e(s.reason)}" for s in report.skipped]
-        groups += [("Added", [named(f) for f in report.added]),
-                   ("Updated", [named(f) for f in report.updated]),
-                   ("Removed (no longer in the folder)", [named(f) for f in report.removed]),
-                   ("Already in the library", [named(f) for f in saved if f in report.unchanged])]
+        groups += [
+            ("Added", [named(f) for f in report.added]),
+            ("Updated", [named(f) for f in report.updated]),
+            ("Removed (no longer in the folder)", [named(f) for f in report.removed]),
+            ("Already in the library", [named(f) for f in saved if f in report.unchanged]),
+        ]
     groups.append(("Skipped", skipped))
-    rows = [f"<b>{title}</b><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
-            for title, items in groups if items]
+    rows = [
+        f"<b>{title}</b><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+        for title, items in groups
+        if items
+    ]
     if report is not None and report.notice:
         rows.insert(0, f'<div class="note">{_e(report.notice)}</div>')
     return '<div class="ingest">' + ("".join(rows) or "Nothing to add.") + "</div>"
 
 
-def source_html(assistant: Assistant, file: object, start: object, end: object,
-                label: object) -> str:
+def source_html(
+    assistant: Assistant, file: object, start: object, end: object, label: object
+) -> str:
     """The source panel for a clicked citation; the values come from the browser, so distrust."""
     try:
         span = int(str(start)), int(str(end))
@@ -234,12 +261,14 @@ def store_upload(src: Path, original: str, settings: Settings) -> str:
     suffix = Path(name).suffix.lower()
     allowed = [t.lower() for t in settings.upload_types]
     if suffix not in allowed:
-        raise UploadRejected(f"file type '{suffix or '(none)'}' is not accepted "
-                             f"(allowed: {', '.join(allowed)})")
+        raise UploadRejected(
+            f"file type '{suffix or '(none)'}' is not accepted (allowed: {', '.join(allowed)})"
+        )
     size = src.stat().st_size
     if size > settings.max_file_bytes:
-        raise UploadRejected(f"too large ({size / 1e6:.1f} MB; the limit is "
-                             f"{settings.max_file_mb:g} MB)")
+        raise UploadRejected(
+            f"too large ({size / 1e6:.1f} MB; the limit is {settings.max_file_mb:g} MB)"
+        )
     data = src.read_bytes()
     corpus = settings.corpus_dir.resolve()
     corpus.mkdir(parents=True, exist_ok=True)
@@ -315,12 +344,21 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             yield render_error(str(exc), _hint(assistant)), render_status(assistant)
         except Exception:  # a bug must not reach the page as a trace; the log keeps it
             log.exception("answering failed")
-            yield render_error("Something went wrong while answering; the server log has the "
-                               "details."), gr.skip()
+            yield (
+                render_error(
+                    "Something went wrong while answering; the server log has the details."
+                ),
+                gr.skip(),
+            )
 
     def open_source(evt: gr.EventData) -> str:
-        return source_html(assistant, getattr(evt, "file", ""), getattr(evt, "start", 0),
-                           getattr(evt, "end", 0), getattr(evt, "label", ""))
+        return source_html(
+            assistant,
+            getattr(evt, "file", ""),
+            getattr(evt, "start", 0),
+            getattr(evt, "end", 0),
+            getattr(evt, "label", ""),
+        )
 
     def add_documents(
         paths: list[str] | None,
@@ -336,6 +374,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 rejected.append((original, str(exc)))
         report = None
         if saved:
+
             def on_progress(stage: str, done: int, total: int) -> None:
                 progress((done, max(total, 1)), desc=f"Indexing: {stage}")
 
@@ -350,39 +389,65 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         # Created first (unrendered) because the chat updates it, and placed in the side column.
         status = gr.HTML(render_status(assistant), render=False, elem_id="status")
         with gr.Row(elem_id="app-header"):
-            gr.HTML("<h1>Ask your documents</h1><p>Answers come only from your files, and every "
-                    "claim links to the passage it came from.</p>")
+            gr.HTML(
+                "<h1>Ask your documents</h1><p>Answers come only from your files, and every "
+                "claim links to the passage it came from.</p>"
+            )
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=420):
                 chatbot = gr.Chatbot(
-                    elem_id="chat", show_label=False, height=620, feedback_options=None,
+                    elem_id="chat",
+                    show_label=False,
+                    height=620,
+                    feedback_options=None,
                     placeholder="<b>Ask a question about your documents.</b><br>"
-                                "Click a numbered marker in an answer to see its source.",
+                    "Click a numbered marker in an answer to see its source.",
                 )
                 gr.ChatInterface(
-                    respond, chatbot=chatbot, examples=EXAMPLES, api_name="ask",
-                    textbox=gr.Textbox(placeholder="Ask about your documents…", show_label=False,
-                                       submit_btn=True, stop_btn=True,
-                                       lines=1, max_lines=6),
+                    respond,
+                    chatbot=chatbot,
+                    examples=EXAMPLES,
+                    api_name="ask",
+                    textbox=gr.Textbox(
+                        placeholder="Ask about your documents…",
+                        show_label=False,
+                        submit_btn=True,
+                        stop_btn=True,
+                        lines=1,
+                        max_lines=6,
+                    ),
                     additional_outputs=[status],
-                    fill_height=False, flagging_mode="never", save_history=False,
+                    fill_height=False,
+                    flagging_mode="never",
+                    save_history=False,
                 )
             with gr.Column(scale=4, min_width=340):
                 status.render()
-                source = gr.HTML(EMPTY_SOURCE, js_on_load=SOURCE_JS, elem_id="source-panel",
-                                 label="Source", padding=True, container=True)
+                source = gr.HTML(
+                    EMPTY_SOURCE,
+                    js_on_load=SOURCE_JS,
+                    elem_id="source-panel",
+                    label="Source",
+                    padding=True,
+                    container=True,
+                )
                 with gr.Accordion("Add documents", open=False, elem_id="add-documents"):
                     files = gr.File(
                         label=f"{', '.join(settings.upload_types)} · up to {limit} each",
-                        file_count="multiple", file_types=list(settings.upload_types),
-                        type="filepath", elem_id="upload", height=120,
+                        file_count="multiple",
+                        file_types=list(settings.upload_types),
+                        type="filepath",
+                        elem_id="upload",
+                        height=120,
                     )
                     ingest_result = gr.HTML(elem_id="ingest-result")
-        source.click(open_source, None, source, show_progress="hidden",
-                     api_visibility="undocumented")
+        source.click(
+            open_source, None, source, show_progress="hidden", api_visibility="undocumented"
+        )
         chatbot.clear(lambda: EMPTY_SOURCE, None, source, api_visibility="undocumented")
-        files.upload(add_documents, files, [ingest_result, status, files],
-                     api_visibility="undocumented")
+        files.upload(
+            add_documents, files, [ingest_result, status, files], api_visibility="undocumented"
+        )
         app.load(lambda: render_status(assistant), None, status, api_visibility="undocumented")
     return app
 
@@ -398,23 +463,43 @@ def check_exposure(host: str, auth: str | None) -> tuple[str, str] | None:
             sys.exit(2)
         credentials = (user, password)
     if host not in LOCAL_HOSTS and credentials is None:
-        print(f"Refusing to serve on {host} without a password: add --auth USER:PASS, or use "
-              "--host 127.0.0.1 to keep the UI on this machine.", file=sys.stderr)
+        print(
+            f"Refusing to serve on {host} without a password: add --auth USER:PASS, or use "
+            "--host 127.0.0.1 to keep the UI on this machine.",
+            file=sys.stderr,
+        )
         sys.exit(2)
     return credentials
 
 
-def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
-          auth: str | None = None, *, block: bool = True) -> gr.Blocks:
+def serve(
+    assistant: Assistant,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | None = None,
+    *,
+    block: bool = True,
+) -> gr.Blocks:
     """Build and start the app (tests use block=False and call .close() on the result)."""
     credentials = check_exposure(host, auth)
     app = build_app(assistant)
     app.queue(default_concurrency_limit=1)  # one llama.cpp model: answer one question at a time
     app.launch(
-        server_name=host, server_port=port, auth=credentials, share=False,
-        prevent_thread_lock=True, quiet=True, show_error=False, theme=THEME, css=CSS,
-        max_file_size=assistant.settings.max_file_bytes, ssr_mode=False, mcp_server=False,
-        enable_monitoring=False, run_history=False, footer_links=["api", "settings"],
+        server_name=host,
+        server_port=port,
+        auth=credentials,
+        share=False,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=False,
+        theme=THEME,
+        css=CSS,
+        max_file_size=assistant.settings.max_file_bytes,
+        ssr_mode=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        run_history=False,
+        footer_links=["api", "settings"],
     )
     shown = f"[{host}]" if ":" in host else host
     print(f"Assistant UI running at http://{shown}:{port}  (Ctrl-C to stop)", flush=True)

@@ -5,14 +5,15 @@ the evidence text at that span, and (3) the cited spans carry the claim: every n
 of the claim appears in one of them, its names appear there or in the sentences around it, and
 most of its content words appear in the cited spans. A claim whose own citations
 fail is checked against the other evidence spans (the program may find the right one); a claim
-nothing carries, or one that does not touch the question's distinctive words, is dropped. No grounded claim means the answer abstains.
+nothing carries, or one that does not touch the question's distinctive words, is dropped.
+No grounded claim means the answer abstains.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-import re
 from itertools import combinations
 
 from pydantic import BaseModel, Field
@@ -121,11 +122,14 @@ def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
 
 
 def verify(
-    drafts: Sequence[DraftClaim], evidence: Sequence[Evidence], read_text: Callable[[str], str],
+    drafts: Sequence[DraftClaim],
+    evidence: Sequence[Evidence],
+    read_text: Callable[[str], str],
     focus: frozenset[str] = frozenset(),
 ) -> Verified:
-    spans = {ev.id: _Span(ev, read_text(ev.file)) for ev in evidence
-             if _still_in_file(ev, read_text)}
+    spans = {
+        ev.id: _Span(ev, read_text(ev.file)) for ev in evidence if _still_in_file(ev, read_text)
+    }
     result = Verified()
     numbering: dict[tuple[str, int, int], int] = {}
     seen_statements: set[str] = set()
@@ -149,10 +153,15 @@ def verify(
             if key not in numbering:
                 text = read_text(ev.file)
                 numbering[key] = len(result.citations) + 1
-                result.citations.append(Citation(
-                    file=ev.file, start=ev.start, end=ev.end, quote=text[ev.start:ev.end],
-                    line=text.count("\n", 0, ev.start) + 1,
-                ))
+                result.citations.append(
+                    Citation(
+                        file=ev.file,
+                        start=ev.start,
+                        end=ev.end,
+                        quote=text[ev.start : ev.end],
+                        line=text.count("\n", 0, ev.start) + 1,
+                    )
+                )
             numbers.append(numbering[key])
         result.claims.append(Claim(text=statement, citations=sorted(set(numbers))))
     result.conflict = _conflicting(result)
@@ -161,7 +170,7 @@ def verify(
 
 def _still_in_file(ev: Evidence, read_text: Callable[[str], str]) -> bool:
     try:
-        return read_text(ev.file)[ev.start:ev.end] == ev.text
+        return read_text(ev.file)[ev.start : ev.end] == ev.text
     except (OSError, ValueError):
         return False
 

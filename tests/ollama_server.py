@@ -38,9 +38,25 @@ DEFAULT_NUM_CTX = 4096
 # Ollama's words for an absent model (server/routes.go: "model '%s' not found"); servers before
 # late 2024 added ", try pulling it first". Clients should rely on the 404, not on the text.
 NOT_FOUND = "model '{}' not found"
-FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
-              10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S",
-              15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}
+FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    32: "BF16",
+}
 Piece = dict[str, Any]  # {"content": text} while generating, then the final statistics
 log = logging.getLogger(__name__)
 
@@ -102,14 +118,23 @@ class Engine:
                 arch, stat = meta.get("general.architecture", "unknown"), path.stat()
                 fingerprint = f"{path}:{stat.st_size}:{stat.st_mtime}".encode()
                 details = {
-                    "parent_model": "", "format": "gguf", "family": arch, "families": [arch],
+                    "parent_model": "",
+                    "format": "gguf",
+                    "family": arch,
+                    "families": [arch],
                     "parameter_size": meta.get("general.size_label") or f"{n_params / 1e6:.0f}M",
-                    "quantization_level": FILE_TYPES.get(int(meta.get("general.file_type", -1)))}
+                    "quantization_level": FILE_TYPES.get(int(meta.get("general.file_type", -1))),
+                }
                 self._info[path] = {
-                    "meta": meta, "arch": arch, "eos": eos, "n_params": n_params,
-                    "details": details, "size": stat.st_size,
+                    "meta": meta,
+                    "arch": arch,
+                    "eos": eos,
+                    "n_params": n_params,
+                    "details": details,
+                    "size": stat.st_size,
                     "digest": hashlib.sha256(fingerprint).hexdigest(),
-                    "modified_at": _stamp(datetime.fromtimestamp(stat.st_mtime, UTC))}
+                    "modified_at": _stamp(datetime.fromtimestamp(stat.st_mtime, UTC)),
+                }
             return self._info[path]
 
     def load(self, name: str, n_ctx: int, embedding: bool = False) -> tuple[_Loaded, float]:
@@ -125,14 +150,29 @@ class Engine:
         extra: dict[str, Any] = {}
         if embedding:  # a causal LM has no pooling of its own: mean-pool like embedding models
             own = f"{info['arch']}.pooling_type" in info["meta"]
-            extra = {"embedding": True, "n_batch": n_ctx, "n_ubatch": n_ctx, "pooling_type":
-                     LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_MEAN}
-        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.n_threads,
-                      n_threads_batch=self.n_threads, verbose=False, **extra)
+            extra = {
+                "embedding": True,
+                "n_batch": n_ctx,
+                "n_ubatch": n_ctx,
+                "pooling_type": LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_MEAN,
+            }
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads,
+            verbose=False,
+            **extra,
+        )
         template = info["meta"].get("tokenizer.chat_template", "{{ messages[-1].content }}")
         bos = llama._model.token_get_text(llama.token_bos())
-        self.loaded = _Loaded(name, (path, n_ctx, embedding), llama,
-                              Jinja2ChatFormatter(template, info["eos"], bos), expires)
+        self.loaded = _Loaded(
+            name,
+            (path, n_ctx, embedding),
+            llama,
+            Jinja2ChatFormatter(template, info["eos"], bos),
+            expires,
+        )
         return self.loaded, time.perf_counter() - started
 
     def unload(self) -> None:
@@ -147,16 +187,27 @@ def _settings(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if not isinstance(o, dict):
         raise OllamaError(400, "options must be an object")
     o = {k: v for k, v in o.items() if v is not None}
-    floats = {"temperature": 0.8, "top_p": 0.9, "min_p": 0.0, "typical_p": 1.0,
-              "repeat_penalty": 1.1, "presence_penalty": 0.0, "frequency_penalty": 0.0,
-              "mirostat_tau": 5.0, "mirostat_eta": 0.1}
+    floats = {
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "repeat_penalty": 1.1,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+        "mirostat_tau": 5.0,
+        "mirostat_eta": 0.1,
+    }
     try:
         seed, predict = int(o.get("seed", -1)), int(o.get("num_predict", -1))
         return int(o.get("num_ctx", DEFAULT_NUM_CTX)), {
             **{k: float(o.get(k, default)) for k, default in floats.items()},
-            "top_k": int(o.get("top_k", 40)), "mirostat_mode": int(o.get("mirostat", 0)),
-            "stop": [str(s) for s in o.get("stop", [])], "seed": seed if seed >= 0 else None,
-            "max_tokens": predict if predict > 0 else None}
+            "top_k": int(o.get("top_k", 40)),
+            "mirostat_mode": int(o.get("mirostat", 0)),
+            "stop": [str(s) for s in o.get("stop", [])],
+            "seed": seed if seed >= 0 else None,
+            "max_tokens": predict if predict > 0 else None,
+        }
     except (TypeError, ValueError) as exc:
         raise OllamaError(400, f"invalid options: {exc}") from exc
 
@@ -181,8 +232,10 @@ def _messages(body: dict[str, Any], kind: str) -> tuple[list[dict[str, str]], st
         given = body.get("messages") or []
         if not isinstance(given, list) or not all(isinstance(m, dict) for m in given):
             raise OllamaError(400, "messages must be a list of objects")
-        return [{"role": str(m.get("role") or "user"), "content": str(m.get("content") or "")}
-                for m in given], None
+        return [
+            {"role": str(m.get("role") or "user"), "content": str(m.get("content") or "")}
+            for m in given
+        ], None
     prompt, system = str(body.get("prompt") or ""), str(body.get("system") or "")
     system_part = [{"role": "system", "content": system}] if system else []
     messages = [*system_part, {"role": "user", "content": prompt}] if prompt else []
@@ -228,17 +281,31 @@ async def _dropped() -> AsyncGenerator[bytes, None]:
 class OllamaApp:
     """What the routes of `make_app` do."""
 
-    def __init__(self, models: dict[str, Path], embed_model: Path | None, behaviour: Behaviour,
-                 n_threads: int) -> None:
+    def __init__(
+        self,
+        models: dict[str, Path],
+        embed_model: Path | None,
+        behaviour: Behaviour,
+        n_threads: int,
+    ) -> None:
         self.engine, self.behaviour = Engine(models, embed_model, n_threads), behaviour
 
     def resolve(self, name: Any, embedding: bool = False) -> str:
         if not isinstance(name, str) or not name:
             raise OllamaError(400, "model is required")
-        found = next((n for n in (name, f"{name}:latest", name.removesuffix(":latest"))
-                      if n in self.engine.models), None)
-        if (found is None or {name, found} & self.behaviour.missing_models
-                or (embedding and self.engine.embed_model is None)):
+        found = next(
+            (
+                n
+                for n in (name, f"{name}:latest", name.removesuffix(":latest"))
+                if n in self.engine.models
+            ),
+            None,
+        )
+        if (
+            found is None
+            or {name, found} & self.behaviour.missing_models
+            or (embedding and self.engine.embed_model is None)
+        ):
             raise OllamaError(404, NOT_FOUND.format(name))
         return found
 
@@ -274,9 +341,15 @@ class OllamaApp:
         finally:
             stop.set()
 
-    def complete(self, name: str, body: dict[str, Any], grammar: LlamaGrammar | None,
-                 messages: list[dict[str, str]], raw: str | None, started: float
-                 ) -> Iterator[Piece]:
+    def complete(
+        self,
+        name: str,
+        body: dict[str, Any],
+        grammar: LlamaGrammar | None,
+        messages: list[dict[str, str]],
+        raw: str | None,
+        started: float,
+    ) -> Iterator[Piece]:
         n_ctx, sampling = _settings(body)
         loaded, load_s = self.engine.load(name, n_ctx)
         if not messages:  # Ollama's way to load a model ahead of use
@@ -302,10 +375,17 @@ class OllamaApp:
         end = time.perf_counter()
         first = first or end
         output = llama.tokenize(text.encode(), add_bos=False, special=True) if text else []
-        yield {"done": True, "done_reason": reason, "total_duration": _ns(end - started),
-               "load_duration": _ns(load_s), "prompt_eval_count": len(prompt),
-               "prompt_eval_duration": _ns(first - t0), "eval_count": len(output),
-               "eval_duration": _ns(end - first), "context": prompt + output}
+        yield {
+            "done": True,
+            "done_reason": reason,
+            "total_duration": _ns(end - started),
+            "load_duration": _ns(load_s),
+            "prompt_eval_count": len(prompt),
+            "prompt_eval_duration": _ns(first - t0),
+            "eval_count": len(output),
+            "eval_duration": _ns(end - first),
+            "context": prompt + output,
+        }
 
     async def infer(self, request: Request, kind: str) -> Response:
         """POST /api/chat and /api/generate."""
@@ -322,10 +402,16 @@ class OllamaApp:
         def shape(piece: Piece, text: str | None = None) -> dict[str, Any]:
             text = piece.get("content", "") if text is None else text
             out: dict[str, Any] = {"model": body["model"], "created_at": _stamp(), "done": False}
-            out.update({"message": {"role": "assistant", "content": text}} if kind == "chat"
-                       else {"response": text})
-            return out | {k: v for k, v in piece.items()
-                          if k != "content" and (k != "context" or kind == "generate")}
+            out.update(
+                {"message": {"role": "assistant", "content": text}}
+                if kind == "chat"
+                else {"response": text}
+            )
+            return out | {
+                k: v
+                for k, v in piece.items()
+                if k != "content" and (k != "context" or kind == "generate")
+            }
 
         pieces = self.bridge(lambda: self.complete(name, body, grammar, messages, raw, started))
         first = await anext(pieces)  # a failure before any piece still gets a status, as Ollama
@@ -362,11 +448,23 @@ class OllamaApp:
 
         def produce() -> Iterator[Piece]:
             loaded, load_s = self.engine.load(name, n_ctx, embedding=True)
-            vectors, count = loaded.llama.embed(inputs, normalize=True, return_count=True,
-                                                truncate=body.get("truncate") is not False
-                                                ) if inputs else ([], 0)
-            yield {"model": body["model"], "embeddings": vectors, "load_duration": _ns(load_s),
-                   "total_duration": _ns(time.perf_counter() - started), "prompt_eval_count": count}
+            vectors, count = (
+                loaded.llama.embed(
+                    inputs,
+                    normalize=True,
+                    return_count=True,
+                    truncate=body.get("truncate") is not False,
+                )
+                if inputs
+                else ([], 0)
+            )
+            yield {
+                "model": body["model"],
+                "embeddings": vectors,
+                "load_duration": _ns(load_s),
+                "total_duration": _ns(time.perf_counter() - started),
+                "prompt_eval_count": count,
+            }
 
         try:
             return JSONResponse([r async for r in self.bridge(produce)][0])
@@ -374,8 +472,12 @@ class OllamaApp:
             raise OllamaError(400, str(exc)) from exc
 
 
-def make_app(models: dict[str, Path], embed_model: Path | None = None,
-             behaviour: Behaviour | None = None, n_threads: int = 2) -> FastAPI:
+def make_app(
+    models: dict[str, Path],
+    embed_model: Path | None = None,
+    behaviour: Behaviour | None = None,
+    n_threads: int = 2,
+) -> FastAPI:
     """Ollama's API over `models` (Ollama name -> GGUF path); /api/embed uses `embed_model`."""
     state = OllamaApp(models, embed_model, behaviour or Behaviour(), n_threads)
     engine = state.engine
@@ -408,15 +510,26 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
         return JSONResponse({"version": VERSION})
 
     def entry(name: str, info: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "model": name, "digest": info["digest"], "size": info["size"],
-                "details": info["details"]}
+        return {
+            "name": name,
+            "model": name,
+            "digest": info["digest"],
+            "size": info["size"],
+            "details": info["details"],
+        }
 
     @api.api_route("/tags", methods=["GET", "HEAD"])
     async def tags() -> Response:
         names = [n for n in engine.models if n not in state.behaviour.missing_models]
         infos = [await asyncio.to_thread(engine.info, engine.models[n]) for n in names]
-        return JSONResponse({"models": [entry(n, i) | {"modified_at": i["modified_at"]}
-                                        for n, i in zip(names, infos, strict=True)]})
+        return JSONResponse(
+            {
+                "models": [
+                    entry(n, i) | {"modified_at": i["modified_at"]}
+                    for n, i in zip(names, infos, strict=True)
+                ]
+            }
+        )
 
     @api.post("/show")
     async def show(request: Request) -> Response:
@@ -425,25 +538,42 @@ def make_app(models: dict[str, Path], embed_model: Path | None = None,
         info = await asyncio.to_thread(engine.info, path := engine.models[name])
         meta, eos = info["meta"], info["eos"]
         template = meta.get("tokenizer.chat_template", "{{ .Prompt }}")
-        model_info = {k: json.loads(v) if re.fullmatch(r"-?(0|[1-9]\d*)(\.\d+)?|true|false", v)
-                      else v for k, v in meta.items()
-                      if k not in ("general.name", "tokenizer.chat_template")}
-        return JSONResponse({
-            "license": meta.get("general.license", ""), "parameters": f'{"stop":<30} "{eos}"',
-            "modelfile": f'# Modelfile generated by "ollama show"\n# To build a new Modelfile '
-                         f"based on this, replace FROM with:\n# FROM {name}\n\nFROM {path}\n"
-                         f'TEMPLATE """{template}"""\nPARAMETER stop "{eos}"\n',
-            "template": template, "details": info["details"], "capabilities": ["completion"],
-            "model_info": model_info | {"general.parameter_count": info["n_params"]},
-            "modified_at": info["modified_at"]})
+        model_info = {
+            k: json.loads(v) if re.fullmatch(r"-?(0|[1-9]\d*)(\.\d+)?|true|false", v) else v
+            for k, v in meta.items()
+            if k not in ("general.name", "tokenizer.chat_template")
+        }
+        return JSONResponse(
+            {
+                "license": meta.get("general.license", ""),
+                "parameters": f'{"stop":<30} "{eos}"',
+                "modelfile": f'# Modelfile generated by "ollama show"\n# To build a new Modelfile '
+                f"based on this, replace FROM with:\n# FROM {name}\n\nFROM {path}\n"
+                f'TEMPLATE """{template}"""\nPARAMETER stop "{eos}"\n',
+                "template": template,
+                "details": info["details"],
+                "capabilities": ["completion"],
+                "model_info": model_info | {"general.parameter_count": info["n_params"]},
+                "modified_at": info["modified_at"],
+            }
+        )
 
     @api.get("/ps")
     async def ps() -> Response:
         if (loaded := engine.loaded) is None:
             return JSONResponse({"models": []})
-        return JSONResponse({"models": [entry(loaded.name, engine.info(loaded.key[0])) | {
-            "size_vram": 0, "expires_at": _stamp(loaded.expires_at),
-            "context_length": loaded.key[1]}]})
+        return JSONResponse(
+            {
+                "models": [
+                    entry(loaded.name, engine.info(loaded.key[0]))
+                    | {
+                        "size_vram": 0,
+                        "expires_at": _stamp(loaded.expires_at),
+                        "context_length": loaded.key[1],
+                    }
+                ]
+            }
+        )
 
     @api.post("/chat")
     async def chat(request: Request) -> Response:
@@ -462,22 +592,35 @@ class OllamaServer:
     """`make_app` served by uvicorn in a background thread on 127.0.0.1, at a free port; a
     context manager, or start() and stop(). Give clients `url`; change `behaviour` at will."""
 
-    def __init__(self, models: dict[str, Path], embed_model: Path | None = None,
-                 behaviour: Behaviour | None = None, n_threads: int = 2) -> None:
+    def __init__(
+        self,
+        models: dict[str, Path],
+        embed_model: Path | None = None,
+        behaviour: Behaviour | None = None,
+        n_threads: int = 2,
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.app = make_app(models, embed_model, self.behaviour, n_threads)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))  # loopback only; the kernel picks a free port
         self.port: int = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5))
-        self._thread = threading.Thread(target=self._server.run, name="ollama-double",
-                                        kwargs={"sockets": [self._socket]}, daemon=True)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5
+            )
+        )
+        self._thread = threading.Thread(
+            target=self._server.run,
+            name="ollama-double",
+            kwargs={"sockets": [self._socket]},
+            daemon=True,
+        )
 
     def start(self) -> OllamaServer:
         logging.getLogger("uvicorn.error").addFilter(  # the drops are on purpose
-            lambda r: not (r.exc_info and isinstance(r.exc_info[1], DroppedConnection)))
+            lambda r: not (r.exc_info and isinstance(r.exc_info[1], DroppedConnection))
+        )
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:

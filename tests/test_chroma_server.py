@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -35,7 +34,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     data = tmp_path_factory.mktemp("chroma-data")
     proc = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
     try:
@@ -56,8 +56,13 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 
 def server_settings(tmp_path: Path, corpus: Path, port: int) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend="embedded",
-                    chroma_host="127.0.0.1", chroma_port=port)
+    return Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        backend="embedded",
+        chroma_host="127.0.0.1",
+        chroma_port=port,
+    )
 
 
 @pytest.mark.integration
@@ -75,12 +80,18 @@ def test_ingest_and_ask_through_a_chroma_server(
 
     # Another process ingests 60 more files while this one answers.
     grow_corpus(corpus, 60)
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-           "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_CHROMA_HOST": "127.0.0.1",
-           "ASSISTANT_CHROMA_PORT": str(chroma_server)}
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        "ASSISTANT_CORPUS_DIR": str(corpus),
+        "ASSISTANT_CHROMA_HOST": "127.0.0.1",
+        "ASSISTANT_CHROMA_PORT": str(chroma_server),
+    }
     writer = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "ingest"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "assistant", "ingest"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         answer = assistant.ask("How many civilians were killed in the Ariha market attack?")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.chunking import chunk, sentence_spans, words_count
 from assistant.schema import Document
@@ -11,8 +12,22 @@ from tests.conftest import SEEDS
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=3000
 ) | st.lists(
-    st.sampled_from(["Sept. 30", "the U.S.", "Hello world.", "Ünïcödé «text»!", "\n\n", " ",
-                     "日本語の文章", "🙂", "A" * 300, "end?", "\r\n", "\t"]),
+    st.sampled_from(
+        [
+            "Sept. 30",
+            "the U.S.",
+            "Hello world.",
+            "Ünïcödé «text»!",
+            "\n\n",
+            " ",
+            "日本語の文章",
+            "🙂",
+            "A" * 300,
+            "end?",
+            "\r\n",
+            "\t",
+        ]
+    ),
     max_size=200,
 ).map("".join)
 

@@ -25,18 +25,26 @@ INGEST = "from assistant import Assistant; Assistant().ingest()"
 def grow_corpus(folder: Path, files: int, seed: int = 0) -> None:
     """Many distinct documents made of shuffled seed sentences: slow enough to interrupt."""
     rng = random.Random(seed)
-    sentences = [s.strip() + "." for p in sorted(SEEDS.iterdir())
-                 for s in p.read_text().split(".") if len(s.split()) > 5]
+    sentences = [
+        s.strip() + "."
+        for p in sorted(SEEDS.iterdir())
+        for s in p.read_text().split(".")
+        if len(s.split()) > 5
+    ]
     for n in range(files):
         body = " ".join(rng.sample(sentences, 12))
         (folder / f"extra_{n:04d}.txt").write_text(f"Extra document {n}.\n\n{body}\n")
 
 
 def start_ingest(settings: Settings) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-           "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)}
-    return subprocess.Popen([sys.executable, "-c", INGEST], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", INGEST], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

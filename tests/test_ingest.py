@@ -100,7 +100,10 @@ def make_pdf(text: str) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
@@ -108,8 +111,11 @@ def test_bad_files_are_skipped_with_reasons(settings: Settings, tmp_path: Path) 
     folder = tmp_path / "mixed"
     _write(folder / "good.txt", "The Zorbland festival is held in May in Quillby.")
     _write(folder / "notes.md", "# Notes\n\nThe festival has a river parade.")
-    _write(folder / "page.html", "<html><head><title>T</title><script>var secret = 1;</script>"
-           "</head><body><p>Visible <b>fact</b> here.</p><style>p{}</style></body></html>")
+    _write(
+        folder / "page.html",
+        "<html><head><title>T</title><script>var secret = 1;</script>"
+        "</head><body><p>Visible <b>fact</b> here.</p><style>p{}</style></body></html>",
+    )
     _write(folder / "doc.pdf", make_pdf("The Quillby bridge was opened in 1911."))
     _write(folder / "empty.txt", "")
     _write(folder / "blank.md", "  \n\n ")
@@ -138,8 +144,18 @@ def test_bad_files_are_skipped_with_reasons(settings: Settings, tmp_path: Path) 
     assert "outside" in reasons["escape.txt"]
     assert "loop" in reasons["sub/loop"]
     assert "broken symlink" in reasons["dangling.txt"]
-    assert set(reasons) == {"empty.txt", "blank.md", "binary.txt", "latin1.txt", "broken.pdf",
-                            "image.png", "big.txt", "escape.txt", "sub/loop", "dangling.txt"}
+    assert set(reasons) == {
+        "empty.txt",
+        "blank.md",
+        "binary.txt",
+        "latin1.txt",
+        "broken.pdf",
+        "image.png",
+        "big.txt",
+        "escape.txt",
+        "sub/loop",
+        "dangling.txt",
+    }
 
     assistant = Assistant(settings)
     html = assistant.document_text("page.html")
@@ -147,8 +163,9 @@ def test_bad_files_are_skipped_with_reasons(settings: Settings, tmp_path: Path) 
     assert "Quillby bridge was opened in 1911" in assistant.document_text("doc.pdf")
 
 
-def test_unreadable_file_is_skipped(settings: Settings, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_file_is_skipped(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "perm"
     _write(folder / "ok.txt", "Readable text about the Quillby bridge.")
     _write(folder / "secret.txt", "Nobody may read this.")

@@ -66,8 +66,14 @@ def behaviour(server: OllamaServer) -> Iterator[object]:
 
 
 def ollama_settings(root: Path, url: str, **extra: object) -> Settings:
-    return Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="ollama",
-                    ollama_host=url, ollama_model="qwen2.5:1.5b", **extra)
+    return Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        backend="ollama",
+        ollama_host=url,
+        ollama_model="qwen2.5:1.5b",
+        **extra,
+    )
 
 
 def test_cited_verified_answer_through_ollama(server: OllamaServer, index_root: Path) -> None:
@@ -79,7 +85,7 @@ def test_cited_verified_answer_through_ollama(server: OllamaServer, index_root: 
     assert not answer.abstained and "49" in answer.text
     assert any(c.file == "003_52a8f228d6ea1ced.txt" and "49" in c.quote for c in answer.citations)
     for c in answer.citations:
-        assert (index_root / "corpus" / c.file).read_text()[c.start:c.end] == c.quote
+        assert (index_root / "corpus" / c.file).read_text()[c.start : c.end] == c.quote
     assert answer.prompt_tokens > 0
 
 
@@ -99,28 +105,33 @@ def test_server_not_running_is_one_sentence(index_root: Path) -> None:
     url = dead_url()
     with pytest.raises(BackendUnavailableError) as caught:
         Assistant(ollama_settings(index_root, url)).ask(ARIHA)
-    assert str(caught.value) == (f"No Ollama server answers at {url}; start it with "
-                                 "`ollama serve` (or set ASSISTANT_BACKEND=embedded).")
+    assert str(caught.value) == (
+        f"No Ollama server answers at {url}; start it with "
+        "`ollama serve` (or set ASSISTANT_BACKEND=embedded)."
+    )
 
 
 def test_model_not_pulled(server: OllamaServer, index_root: Path, behaviour: object) -> None:
     server.behaviour.missing_models.add("qwen2.5:1.5b")
     with pytest.raises(BackendUnavailableError) as caught:
         Assistant(ollama_settings(index_root, server.url)).ask(ARIHA)
-    assert str(caught.value) == (f"Ollama at {server.url} has no model 'qwen2.5:1.5b'; "
-                                 "run `ollama pull qwen2.5:1.5b`.")
+    assert str(caught.value) == (
+        f"Ollama at {server.url} has no model 'qwen2.5:1.5b'; run `ollama pull qwen2.5:1.5b`."
+    )
 
 
 def test_timeout(server: OllamaServer, index_root: Path, behaviour: object) -> None:
     server.behaviour.delay_s = 3.0
     settings = ollama_settings(index_root, server.url, ollama_timeout_s=0.5)
-    with pytest.raises(BackendUnavailableError, match="did not answer in time; raise "
-                       "ASSISTANT_OLLAMA_TIMEOUT_S"):
+    with pytest.raises(
+        BackendUnavailableError, match="did not answer in time; raise ASSISTANT_OLLAMA_TIMEOUT_S"
+    ):
         Assistant(settings).ask(ARIHA)
 
 
-def test_connection_dropped_mid_stream(server: OllamaServer, index_root: Path,
-                                       behaviour: object) -> None:
+def test_connection_dropped_mid_stream(
+    server: OllamaServer, index_root: Path, behaviour: object
+) -> None:
     server.behaviour.drop_after_chunks = 3
     with pytest.raises(BackendUnavailableError, match="broke off mid-answer"):
         Assistant(ollama_settings(index_root, server.url)).ask(ARIHA)
@@ -132,12 +143,16 @@ def test_context_window_smaller_than_prompt(server: OllamaServer, index_root: Pa
         Assistant(settings).ask(ARIHA)
 
 
-def test_cli_prints_the_sentence_not_a_traceback(index_root: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_the_sentence_not_a_traceback(
+    index_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(index_root)
     url = dead_url()
-    env = {"ASSISTANT_BACKEND": "ollama", "ASSISTANT_OLLAMA_HOST": url,
-           "ASSISTANT_INDEX_DIR": str(index_root / "index")}
+    env = {
+        "ASSISTANT_BACKEND": "ollama",
+        "ASSISTANT_OLLAMA_HOST": url,
+        "ASSISTANT_INDEX_DIR": str(index_root / "index"),
+    }
     result = CliRunner().invoke(__import__("assistant.cli").cli.main, ["ask", ARIHA], env=env)
     assert result.exit_code == 1
     assert f"No Ollama server answers at {url}" in result.output
@@ -147,8 +162,13 @@ def test_cli_prints_the_sentence_not_a_traceback(index_root: Path,
 def test_ollama_embeddings_as_encoder(server: OllamaServer, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend="ollama",
-                        ollama_host=server.url, encoder="ollama:smollm2:135m")
+    settings = Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        backend="ollama",
+        ollama_host=server.url,
+        encoder="ollama:smollm2:135m",
+    )
     report = Assistant(settings).ingest()
     assert len(report.added) == 5 and report.passages_embedded > 0
     manifest = IndexStore(settings).read_manifest()
@@ -167,10 +187,13 @@ def ollama_store(root: Path, name: str, blob_source: Path | None) -> Path:
     """A model store laid out as Ollama lays it out: manifest + blobs/sha256-<hex>."""
     model, tag = name.split(":")
     digest = "ab" * 32
-    manifest = {"schemaVersion": 2, "layers": [
-        {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:" + "cd" * 32},
-        {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{digest}"},
-    ]}
+    manifest = {
+        "schemaVersion": 2,
+        "layers": [
+            {"mediaType": "application/vnd.ollama.image.template", "digest": "sha256:" + "cd" * 32},
+            {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{digest}"},
+        ],
+    }
     path = root / "manifests" / "registry.ollama.ai" / "library" / model / tag
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(manifest))
@@ -188,14 +211,19 @@ def test_pulled_ollama_model_opens_without_the_server(tmp_path: Path, corpus: Pa
         pytest.skip("model weights missing: run `make setup`")
     store = ollama_store(tmp_path / "ollama", "smollm2:135m", SMOL)
     assert ollama_store_model(store, "smollm2:135m").read_bytes()[:4] == b"GGUF"
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend="embedded",
-                        embedded_model="ollama:smollm2:135m", ollama_models_dir=store)
+    settings = Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        backend="embedded",
+        embedded_model="ollama:smollm2:135m",
+        ollama_models_dir=store,
+    )
     assistant = Assistant(settings)
     assistant.ingest()
     answer = assistant.ask(ARIHA)
     assert answer.backend == "embedded" and answer.model == "ollama:smollm2:135m"
     for c in answer.citations:  # a weak model may abstain, but never cites unverified text
-        assert (corpus / c.file).read_text()[c.start:c.end] == c.quote
+        assert (corpus / c.file).read_text()[c.start : c.end] == c.quote
     with pytest.raises(MissingWeightsError, match="run `ollama pull qwen2.5:7b`"):
         ollama_store_model(store, "qwen2.5:7b")
 
@@ -217,8 +245,10 @@ def real_ollama_host() -> str | None:
     return host
 
 
-@pytest.mark.skipif(real_ollama_host() is None,
-                    reason="no real Ollama server answers at OLLAMA_HOST or 127.0.0.1:11434")
+@pytest.mark.skipif(
+    real_ollama_host() is None,
+    reason="no real Ollama server answers at OLLAMA_HOST or 127.0.0.1:11434",
+)
 def test_against_a_real_ollama(index_root: Path) -> None:
     host = real_ollama_host()
     assert host is not None
@@ -229,4 +259,4 @@ def test_against_a_real_ollama(index_root: Path) -> None:
     answer = Assistant(settings).ask(ARIHA)
     assert answer.backend == "ollama"
     for c in answer.citations:
-        assert (index_root / "corpus" / c.file).read_text()[c.start:c.end] == c.quote
+        assert (index_root / "corpus" / c.file).read_text()[c.start : c.end] == c.quote

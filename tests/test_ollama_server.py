@@ -19,8 +19,10 @@ SHORT = {"temperature": 0, "num_predict": 32, "seed": 0}
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 if not SMOL.is_file():
-    pytest.skip(f"the SmolLM2 GGUF model is missing ({SMOL}); run `make setup` to fetch it",
-                allow_module_level=True)
+    pytest.skip(
+        f"the SmolLM2 GGUF model is missing ({SMOL}); run `make setup` to fetch it",
+        allow_module_level=True,
+    )
 
 import ollama  # noqa: E402
 from llama_index.core.base.llms.types import ChatMessage  # noqa: E402
@@ -95,17 +97,26 @@ def test_chat_streams_several_chunks_then_done(client: ollama.Client) -> None:
 
 
 def test_num_predict_stops_with_reason_length(client: ollama.Client) -> None:
-    r = client.chat(model=MODEL, messages=[{"role": "user", "content": "Write a long story."}],
-                    options={**SHORT, "num_predict": 5})
+    r = client.chat(
+        model=MODEL,
+        messages=[{"role": "user", "content": "Write a long story."}],
+        options={**SHORT, "num_predict": 5},
+    )
     assert r.done_reason == "length" and r.eval_count is not None and r.eval_count <= 6
 
 
 def test_chat_with_a_json_schema_gives_valid_json(client: ollama.Client) -> None:
-    schema = {"type": "object", "required": ["city", "sure"],
-              "properties": {"city": {"type": "string", "enum": ["Paris", "Lyon"]},
-                             "sure": {"type": "boolean"}}}
-    r = client.chat(model=MODEL, messages=QUESTION, format=schema,
-                    options={**SHORT, "num_predict": 64})
+    schema = {
+        "type": "object",
+        "required": ["city", "sure"],
+        "properties": {
+            "city": {"type": "string", "enum": ["Paris", "Lyon"]},
+            "sure": {"type": "boolean"},
+        },
+    }
+    r = client.chat(
+        model=MODEL, messages=QUESTION, format=schema, options={**SHORT, "num_predict": 64}
+    )
     answer = json.loads(r.message.content or "")
     assert answer["city"] in ("Paris", "Lyon") and isinstance(answer["sure"], bool)
 
@@ -129,16 +140,22 @@ def test_ps_lists_the_loaded_model(client: ollama.Client) -> None:
 
 
 def test_a_prompt_longer_than_num_ctx_is_truncated_silently(client: ollama.Client) -> None:
-    history = [{"role": ("user", "assistant")[i % 2], "content": f"Note {i}: " + "word " * 60}
-               for i in range(8)]
+    history = [
+        {"role": ("user", "assistant")[i % 2], "content": f"Note {i}: " + "word " * 60}
+        for i in range(8)
+    ]
     messages = [{"role": "system", "content": "You are brief."}, *history, *QUESTION]
-    r = client.chat(model=MODEL, messages=messages,
-                    options={**SHORT, "num_ctx": 256, "num_predict": 4})
+    r = client.chat(
+        model=MODEL, messages=messages, options={**SHORT, "num_ctx": 256, "num_predict": 4}
+    )
     assert r.done and r.message.content is not None  # no error, as with the real Ollama
     # prompt_eval_count is what the model read, as Ollama reports it: at most num_ctx
     assert r.prompt_eval_count is not None and 0 < r.prompt_eval_count <= 256 - 4
-    unbounded = client.generate(model=MODEL, prompt=" ".join(m["content"] for m in history),
-                                options={**SHORT, "num_ctx": 256, "num_predict": 1})
+    unbounded = client.generate(
+        model=MODEL,
+        prompt=" ".join(m["content"] for m in history),
+        options={**SHORT, "num_ctx": 256, "num_predict": 1},
+    )
     assert unbounded.context and len(unbounded.context) <= 256  # one long prompt keeps its tail
 
 
@@ -147,8 +164,11 @@ def test_unknown_and_missing_models_are_404(client: ollama.Client, server: Ollam
         client.chat(model="nope:7b", messages=QUESTION)
     assert info.value.status_code == 404 and info.value.error == "model 'nope:7b' not found"
     server.behaviour.missing_models.add(MODEL)
-    calls = (lambda: client.chat(model=MODEL, messages=QUESTION), lambda: client.show(MODEL),
-             lambda: client.embed(model=MODEL, input="x"))
+    calls = (
+        lambda: client.chat(model=MODEL, messages=QUESTION),
+        lambda: client.show(MODEL),
+        lambda: client.embed(model=MODEL, input="x"),
+    )
     for call in calls:
         with pytest.raises(ollama.ResponseError) as info:
             call()
@@ -202,8 +222,13 @@ def test_a_dropped_answer_raises_without_streaming(
 
 
 def llama_index_llm(server: OllamaServer) -> Ollama:
-    return Ollama(model=MODEL, base_url=server.url, request_timeout=60, temperature=0,
-                  additional_kwargs={"num_predict": 32, "seed": 0})
+    return Ollama(
+        model=MODEL,
+        base_url=server.url,
+        request_timeout=60,
+        temperature=0,
+        additional_kwargs={"num_predict": 32, "seed": 0},
+    )
 
 
 def test_llama_index_complete(server: OllamaServer) -> None:

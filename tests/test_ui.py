@@ -65,16 +65,19 @@ def test_local_host_needs_no_auth_and_auth_is_parsed() -> None:
 
 
 # -- uploads -----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("original", "expected"), [
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("..\\..\\Windows\\win.ini.TXT", "win.ini.txt"),
-    ("/abs/path/report.md", "report.md"),
-    (".hidden.md", "hidden.md"),
-    ("..", "document"),
-    ("notes<script>.html", "notes_script.html"),
-    ("a\x00b.txt", "a_b.txt"),
-    ("Rapport  été (v2).pdf", "Rapport été (v2).pdf"),
-])
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\Windows\\win.ini.TXT", "win.ini.txt"),
+        ("/abs/path/report.md", "report.md"),
+        (".hidden.md", "hidden.md"),
+        ("..", "document"),
+        ("notes<script>.html", "notes_script.html"),
+        ("a\x00b.txt", "a_b.txt"),
+        ("Rapport  été (v2).pdf", "Rapport été (v2).pdf"),
+    ],
+)
 def test_safe_name_keeps_a_plain_basename(original: str, expected: str) -> None:
     assert safe_name(original) == expected
 
@@ -130,10 +133,16 @@ def test_too_large_upload_is_rejected(tmp_path: Path, corpus: Path) -> None:
 
 
 def test_ingest_result_says_what_happened_to_each_upload() -> None:
-    report = IngestReport(added=["a-2.txt"], unchanged=["b.txt", "seed.txt"],
-                          skipped=[Skipped(file="bad<x>.pdf", reason="cannot parse: damaged")])
-    out = render_ingest({"a-2.txt": "a.txt", "b.txt": "b.txt"},
-                        [("x.exe", "file type '.exe' is not accepted")], report)
+    report = IngestReport(
+        added=["a-2.txt"],
+        unchanged=["b.txt", "seed.txt"],
+        skipped=[Skipped(file="bad<x>.pdf", reason="cannot parse: damaged")],
+    )
+    out = render_ingest(
+        {"a-2.txt": "a.txt", "b.txt": "b.txt"},
+        [("x.exe", "file type '.exe' is not accepted")],
+        report,
+    )
     assert "<b>Added</b><ul><li>a-2.txt <i>(uploaded as a.txt)</i></li></ul>" in out
     assert "<b>Already in the library</b><ul><li>b.txt</li></ul>" in out
     assert "seed.txt" not in out  # untouched documents are not listed
@@ -143,26 +152,38 @@ def test_ingest_result_says_what_happened_to_each_upload() -> None:
 # -- rendering ---------------------------------------------------------------------------------
 def test_answer_markers_become_buttons_and_text_is_escaped() -> None:
     cite = Citation(file="a<b>.txt", start=3, end=9, quote="<i>49</i> killed", line=2)
-    answer = Answer(question="q", text="<b>49</b> people died. [1] [7]", citations=[cite],
-                    backend="embedded", model="m.gguf")
+    answer = Answer(
+        question="q",
+        text="<b>49</b> people died. [1] [7]",
+        citations=[cite],
+        backend="embedded",
+        model="m.gguf",
+    )
     out = render_answer(answer)
     assert "&lt;b&gt;49&lt;/b&gt;" in out and "<b>49</b>" not in out
     assert out.count('class="cite opens-source"') == 1 and "[7]" in out  # no citation 7
     assert "a&lt;b&gt;.txt" in out and "&lt;i&gt;49&lt;/i&gt;" in out
     assert "embedded" in out and "m.gguf" in out
-    assert history_turns([{"role": "user", "content": "q"},
-                          {"role": "assistant", "content": out}]) == [
-        ("q", "<b>49</b> people died. [1] [7]")]
+    assert history_turns(
+        [{"role": "user", "content": "q"}, {"role": "assistant", "content": out}]
+    ) == [("q", "<b>49</b> people died. [1] [7]")]
 
 
 def test_abstention_and_conflict_are_notes_not_errors() -> None:
     lead = Citation(file="f.txt", start=0, end=4, quote="near", line=1)
-    abstained = render_answer(Answer(question="q", text="The documents do not say.",
-                                     abstained=True, leads=[lead]))
+    abstained = render_answer(
+        Answer(question="q", text="The documents do not say.", abstained=True, leads=[lead])
+    )
     assert 'class="note"' in abstained and "error" not in abstained
     assert "Nearest passages" in abstained
-    conflict = render_answer(Answer(question="q", text="The sources differ. A [1]. B [2].",
-                                    conflict=True, citations=[lead, lead]))
+    conflict = render_answer(
+        Answer(
+            question="q",
+            text="The sources differ. A [1]. B [2].",
+            conflict=True,
+            citations=[lead, lead],
+        )
+    )
     assert "note conflict" in conflict and "The sources differ." in conflict
 
 
@@ -179,8 +200,9 @@ def test_source_is_escaped_and_marked() -> None:
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     root = tmp_path_factory.mktemp("ui")
     shutil.copytree(SEEDS, root / "corpus")
-    a = Assistant(Settings(corpus_dir=root / "corpus", index_dir=root / "index",
-                           backend="embedded"))
+    a = Assistant(
+        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
+    )
     a.ingest()
     return a
 
@@ -222,7 +244,8 @@ def test_chat_api_answers_through_gradio_client(app_url: str) -> None:
 def broken_backend(indexed: Assistant) -> Iterator[str]:
     """The same index, with the Ollama backend pointed at a port where nothing listens."""
     settings = indexed.settings.model_copy(
-        update={"backend": "ollama", "ollama_host": "http://127.0.0.1:9"})
+        update={"backend": "ollama", "ollama_host": "http://127.0.0.1:9"}
+    )
     port = free_port()
     app = serve(Assistant(settings), "127.0.0.1", port, block=False)
     try:

@@ -21,12 +21,22 @@ from tests.test_ui import ARIHA, free_port
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not Path("/usr/bin/chromium").exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium",
+    ),
 ]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ANSWER_MS = 240_000  # model load + an answer, while other work shares the 2 cores
 ARTIFACTS = REPO / "artifacts"
 FACT = "The Zorbland river festival was first held in 1873 in the town of Quillby."
@@ -36,8 +46,9 @@ FACT = "The Zorbland river festival was first held in 1873 in the town of Quillb
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("ui-browser")
     shutil.copytree(SEEDS, root / "corpus")
-    assistant = Assistant(Settings(corpus_dir=root / "corpus", index_dir=root / "index",
-                                   backend="embedded"))
+    assistant = Assistant(
+        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
+    )
     assistant.ingest()
     port = free_port()
     app = serve(assistant, "127.0.0.1", port, block=False)
@@ -110,8 +121,9 @@ def test_clicking_a_citation_shows_the_marked_passage(answered: Page) -> None:
     shoot(answered, "ui-source.png")
 
 
-def test_uploaded_document_is_indexed_and_cited(browser: Browser, app_url: str,
-                                                tmp_path: Path) -> None:
+def test_uploaded_document_is_indexed_and_cited(
+    browser: Browser, app_url: str, tmp_path: Path
+) -> None:
     doc = tmp_path / "zorbland festival.txt"
     doc.write_text(FACT + "\n\nThe festival takes place every August on the river banks.\n")
     page = open_app(browser, app_url)
