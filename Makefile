@@ -36,6 +36,8 @@ browser:
 		|| echo "chromium is not installed: the browser tests will be skipped"; }
 
 test: setup browser
+	$(BIN)/ruff check assistant tests
+	$(BIN)/mypy assistant
 	$(BIN)/python -m pytest tests evals
 
 lint: setup
