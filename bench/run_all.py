@@ -1,0 +1,70 @@
+"""Run every benchmark in sequence and write bench/results.md.
+
+    .venv/bin/python bench/run_all.py            # the full runs (about two hours on 2 cores)
+    .venv/bin/python bench/run_all.py --quick    # small inputs, to check that all scripts work
+    .venv/bin/python bench/run_all.py --only retrieval,peer
+
+Each script runs in its own process (so each memory figure is its own) and stores its figures in
+bench/results.json; results.md is rendered from that file with the machine (CPU model, usable
+cores, memory), the versions, the date, each script's printed figures and the targets, judged met
+or missed where a figure allows it. Run on a quiet machine: the timings are only as good as that.
+A script that fails is recorded as failed and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import report  # noqa: E402
+from common import BENCH, REPO, load_average  # noqa: E402
+
+# (section, script, quick options)
+SCRIPTS: tuple[tuple[str, str, list[str]], ...] = (
+    ("ingest", "ingest.py", ["--files", "100"]),
+    ("answer_latency", "answer_latency.py", ["--limit", "3"]),
+    ("retrieval", "retrieval.py", ["--quick"]),
+    ("peer", "peer.py", ["--limit", "3"]),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small inputs (partial runs)")
+    parser.add_argument("--only", default="", help="comma-separated sections: "
+                        + ", ".join(s for s, _, _ in SCRIPTS))
+    args = parser.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = only - {s for s, _, _ in SCRIPTS}
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    if not only:
+        report.reset()  # a whole run starts clean: no section from an earlier run survives
+    for section, script, quick in SCRIPTS:
+        if only and section not in only:
+            continue
+        command = [sys.executable, str(BENCH / script), *(quick if args.quick else [])]
+        print(f"\n=== {script} {' '.join(command[2:])}", flush=True)
+        started, load = time.strftime("%Y-%m-%d %H:%M:%S"), load_average()
+        t = time.perf_counter()
+        code = subprocess.run(command, cwd=REPO).returncode
+        if code != 0:
+            report.record(section, lines=[], values={}, partial=args.quick,
+                          options=" ".join(command[2:]) or "(defaults)", started=started,
+                          wall_s=time.perf_counter() - t, load_avg=f"{load} before",
+                          failed=f"exit code {code}; see the script's output")
+            print(f"=== {script} failed with exit code {code}", flush=True)
+    report.RESULTS_MD.write_text(report.render(report.load()), encoding="utf-8")
+    print(f"\nwrote {report.RESULTS_MD}")
+    for target, measured, verdict in report.judge(report.load()):
+        print(f"  {verdict:<24} {target}: {measured}")
+
+
+if __name__ == "__main__":
+    main()
