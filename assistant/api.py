@@ -154,7 +154,9 @@ class Assistant:
 
         t = time.perf_counter()
         focus = focus_terms(question, [hit.passage.text for hit in ranked])
-        verified = verify(parse_claims(generation.text), evidence, self.document_text, focus)
+        verified = verify(
+            parse_claims(generation.text), evidence, self.document_text, focus, question
+        )
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
         answer = Answer(

@@ -8,8 +8,10 @@ both read "Sept. 30", "30 September" and "September 30th" as the same date and "
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import combinations
 
 import Stemmer
 
@@ -153,18 +155,34 @@ def months(text: str) -> set[str]:
     return found
 
 
-def names(text: str) -> set[str]:
-    """Lower-cased capitalised words that are not sentence starts, months or stop words."""
+def names(text: str, proper: Collection[str] | None = None) -> set[str]:
+    """Lower-cased capitalised words, months and stop words excepted.
+
+    A capital at a sentence start says nothing ("Yes", "Cluster munitions ..."): such a word
+    counts only if `proper` (names seen mid-sentence elsewhere) holds it. Without `proper`,
+    every sentence start that is not a stop word counts."""
     found: set[str] = set()
-    for sentence in re.split(r"(?<=[.!?:])\s+|\n", text):
+    for sentence in re.split(r"(?<=[.!?:;])\s+|\n", text):
         tokens = words(sentence)
         for i, token in enumerate(tokens):
-            low = token.lower()
+            low = token.lower().replace("’", "'")
             if not token[0].isupper() or low in _NOT_NAMES or months(token):
                 continue
-            if i == 0 and low in _STOP:
+            if i == 0 and (low in _STOP or (proper is not None and low not in proper)):
                 continue
-            found.add(low.replace("’", "'"))
+            found.add(low)
+    return found
+
+
+def acronyms(text: str) -> set[str]:
+    """Initials of runs of capitalised words: "United Nations Security Council" gives "un",
+    "unsc", "sc" and the rest, so a claim may say "UN" where the source says "United Nations"."""
+    found: set[str] = set()
+    for run in re.findall(r"(?:[A-Z][\w’'-]*\s+(?:(?:of|and|for|the)\s+)?)+[A-Z][\w’'-]*", text):
+        initials = "".join(w[0] for w in run.split() if w[0].isupper()).lower()
+        for i, j in combinations(range(len(initials) + 1), 2):
+            if j - i >= 2:
+                found.add(initials[i:j])
     return found
 
 
@@ -204,10 +222,10 @@ class Terms:
     stems: frozenset[str]
 
     @classmethod
-    def of(cls, text: str) -> Terms:
+    def of(cls, text: str, proper: Collection[str] | None = None) -> Terms:
         return cls(
             frozenset(numbers(text)),
             frozenset(months(text)),
-            frozenset(names(text)),
+            frozenset(names(text, proper)),
             frozenset(stems(text)),
         )

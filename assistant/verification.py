@@ -2,11 +2,12 @@
 
 A citation is kept only if (1) the evidence id exists, (2) the file on disk still holds exactly
 the evidence text at that span, and (3) the cited spans carry the claim: every number and date
-of the claim appears in one of them, its names appear there or in the sentences around it, and
-most of its content words appear in the cited spans. A claim whose own citations
-fail is checked against the other evidence spans (the program may find the right one); a claim
-nothing carries, or one that does not touch the question's distinctive words, is dropped.
-No grounded claim means the answer abstains.
+of the claim appears in one of them, its names appear there or in the sentences around it
+(initials count: "UN" for "United Nations"), and most of its content words appear in the cited
+spans. A claim whose own citations fail is checked against the other evidence spans (the
+program may find the right one). A claim nothing carries is dropped, and so is one that answers
+another question: a "how many" question needs a figure of the thing it counts, and the claim
+must touch the question's distinctive words. No grounded claim means the answer abstains.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from itertools import combinations
 from pydantic import BaseModel, Field
 
 from assistant.schema import Citation, Claim, Evidence
-from assistant.terms import Terms, similar_word, stems, words
+from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
 CONTEXT_CHARS = 300  # how far around a span a name may be found
@@ -64,7 +65,11 @@ class _Span:
         # Names may come from the sentences around the span: "it interviewed 16 witnesses"
         # is about Amnesty, named one sentence earlier. Figures and dates may not.
         lo, hi = max(0, evidence.start - CONTEXT_CHARS), evidence.end + CONTEXT_CHARS
-        self.context_words = self.words | _word_set(document[lo:hi])
+        context = document[lo:hi]
+        self.context_words = self.words | _word_set(context)
+        self.context_stems = self.terms.stems | stems(context)
+        self.acronyms = acronyms(context)
+        self.proper = names(context, proper=())  # capitalised mid-sentence: surely names
 
 
 def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
@@ -85,12 +90,24 @@ def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
     return True
 
 
-def _on_the_question(claim: Terms, spans: Sequence[_Span], focus: frozenset[str]) -> bool:
-    """A true sentence that answers another question is not an answer: the claim or its spans
-    must touch at least one distinctive word of the question."""
-    if not focus:
+def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked) -> bool:
+    """A true sentence that answers another question is not an answer. A "how many" question
+    needs a figure, of the thing it counts; and the claim or the passages around its spans must
+    touch at least one distinctive word of the question."""
+    if asked.wants_number and not claim.numbers:
+        return False
+    if asked.counted:
+        cited = set().union(*(s.terms.stems for s in spans))
+        if not any(_stem_in(c, cited) for c in asked.counted):
+            return False
+    if not asked.focus or asked.focus & claim.stems:
         return True
-    return bool(focus & (claim.stems | set().union(*(s.terms.stems for s in spans))))
+    around = set().union(*(s.context_stems for s in spans))
+    return any(_stem_in(term, around) for term in asked.focus)
+
+
+def _stem_in(term: str, pool: set[str]) -> bool:
+    return any(similar_word(term, w) for w in pool)
 
 
 def _supports(claim: Terms, span: _Span) -> bool:
@@ -105,8 +122,52 @@ def _holds_key_terms(claim: Terms, span: _Span) -> bool:
     return (
         claim.numbers <= span.terms.numbers
         and claim.months <= span.terms.months
-        and all(any(similar_word(name, w) for w in span.context_words) for name in claim.names)
+        and all(
+            name in span.acronyms or any(similar_word(name, w) for w in span.context_words)
+            for name in claim.names
+        )
     )
+
+
+def counted_noun(question: str) -> frozenset[str]:
+    """What a "how many" question counts ("How many Russian warplanes were deployed?" counts
+    warplanes): the first plural noun of the next few words. A cited figure must count that,
+    not civilians. Returns the stems that may stand for it; empty when there is none."""
+    match = re.search(r"\bhow many\s+((?:[\w'’-]+\s*){1,3})", question, re.IGNORECASE)
+    if not match:
+        return frozenset()
+    for word in match.group(1).split():
+        word = word.lower().split("-")[-1]
+        if word in _PEOPLE:
+            return _PEOPLE_STEMS
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            return frozenset(stems(word))
+    return frozenset()
+
+
+# Counting "people" is answered by a count of civilians, victims, ...
+_PEOPLE = {"people", "persons", "individuals"}
+_PEOPLE_STEMS = frozenset(
+    stems("people persons civilians victims residents children men women fighters soldiers")
+)
+
+
+_WANTS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number)\b", re.I
+)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the question asks for, as far as verification can tell."""
+
+    focus: frozenset[str] = frozenset()  # its distinctive words (focus_terms)
+    counted: frozenset[str] = frozenset()  # what a "how many" question counts
+    wants_number: bool = False
+
+    @classmethod
+    def of(cls, question: str, focus: frozenset[str]) -> Asked:
+        return cls(focus, counted_noun(question), bool(_WANTS_NUMBER.search(question)))
 
 
 def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
@@ -126,10 +187,13 @@ def verify(
     evidence: Sequence[Evidence],
     read_text: Callable[[str], str],
     focus: frozenset[str] = frozenset(),
+    question: str = "",
 ) -> Verified:
     spans = {
         ev.id: _Span(ev, read_text(ev.file)) for ev in evidence if _still_in_file(ev, read_text)
     }
+    proper = set().union(*(s.proper for s in spans.values()))
+    asked = Asked.of(question, focus)
     result = Verified()
     numbering: dict[tuple[str, int, int], int] = {}
     seen_statements: set[str] = set()
@@ -139,10 +203,10 @@ def verify(
         if not statement or statement.lower() in seen_statements:
             continue
         seen_statements.add(statement.lower())
-        claim_terms = Terms.of(statement)
+        claim_terms = Terms.of(statement, proper)
         cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
         chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
-        if chosen is None or not _on_the_question(claim_terms, chosen, focus):
+        if chosen is None or not _on_the_question(claim_terms, chosen, asked):
             result.dropped.append(statement)
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen

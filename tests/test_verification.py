@@ -184,3 +184,29 @@ def test_grounded_claim_that_answers_another_question_is_dropped() -> None:
     on_topic = focus_terms("How many civilians were killed in the Ariha market?", passages)
     answer = DraftClaim(statement="49 civilians were killed in the Ariha market.", evidence=[1])
     assert not verify([answer], EVIDENCE, read, on_topic).abstained
+
+
+def test_a_how_many_question_needs_a_figure_of_what_it_counts() -> None:
+    warplanes = "How many Russian warplanes were deployed to Syria?"
+    civilians = DraftClaim(
+        statement="At least 200 civilians were killed in Russian air strikes.", evidence=[3]
+    )
+    assert verify([civilians], EVIDENCE, read, question=warplanes).abstained
+    no_figure = DraftClaim(statement="Russian air strikes killed civilians in Syria.", evidence=[3])
+    assert verify([no_figure], EVIDENCE, read, question="How many civilians died?").abstained
+    people = DraftClaim(statement="49 civilians were killed in Ariha.", evidence=[1])
+    assert not verify([people], EVIDENCE, read, question="How many people died in Ariha?").abstained
+
+
+def test_capitals_at_a_sentence_start_are_not_names_but_initials_may_stand_for_one() -> None:
+    yes = DraftClaim(statement="Yes, 49 civilians were killed in Ariha.", evidence=[1])
+    assert not verify([yes], EVIDENCE, read).abstained  # "Yes" is in no source, and need not be
+    un = span(
+        4,
+        "Amnesty’s report comes after the United Nations Security Council unanimously adopted",
+        "001_46bde3bbeec631bf.txt",
+    )
+    claim = DraftClaim(statement="The UN Security Council adopted a resolution.", evidence=[4])
+    assert not verify([claim], [un], read).abstained
+    nato = DraftClaim(statement="The NATO Security Council adopted a resolution.", evidence=[4])
+    assert verify([nato], [un], read).abstained
