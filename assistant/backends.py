@@ -11,6 +11,7 @@ Both take `format=<json schema>` in chat/stream_chat, Ollama's own convention.
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -54,7 +55,7 @@ class Backend:
 def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
     from llama_cpp import Llama
 
-    return Llama(
+    llama = Llama(
         model_path=path,
         n_ctx=n_ctx,
         n_threads=threads,
@@ -62,6 +63,10 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
         n_batch=512,
         verbose=False,
     )
+    # Freed before interpreter shutdown: later, llama_cpp's own globals may be gone already
+    # and its destructor prints a TypeError.
+    atexit.register(llama.close)
+    return llama
 
 
 class EmbeddedLLM(CustomLLM):

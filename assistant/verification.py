@@ -13,7 +13,8 @@ must touch the question's distinctive words. No grounded claim means the answer 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -90,11 +91,14 @@ def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
     return True
 
 
-def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked) -> bool:
+def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str]) -> bool:
     """A true sentence that answers another question is not an answer. A "how many" question
-    needs a figure, of the thing it counts; and the claim or the passages around its spans must
-    touch at least one distinctive word of the question."""
+    needs a figure, of the thing it counts; "what is the name of" needs a name that is neither
+    the question's nor one every source uses ("Syria"); and the claim or the passages around
+    its spans must touch at least one distinctive word of the question."""
     if asked.wants_number and not claim.numbers:
+        return False
+    if asked.wants_name and not (claim.names - asked.names - common):
         return False
     if asked.counted:
         cited = set().union(*(s.terms.stems for s in spans))
@@ -155,6 +159,7 @@ _PEOPLE_STEMS = frozenset(
 _WANTS_NUMBER = re.compile(
     r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number)\b", re.I
 )
+_WANTS_NAME = re.compile(r"\bwhat (?:is|was|are|were) the (?:names?|title) of\b|\bname the\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -164,10 +169,18 @@ class Asked:
     focus: frozenset[str] = frozenset()  # its distinctive words (focus_terms)
     counted: frozenset[str] = frozenset()  # what a "how many" question counts
     wants_number: bool = False
+    wants_name: bool = False
+    names: frozenset[str] = frozenset()  # the names the question itself uses
 
     @classmethod
     def of(cls, question: str, focus: frozenset[str]) -> Asked:
-        return cls(focus, counted_noun(question), bool(_WANTS_NUMBER.search(question)))
+        return cls(
+            focus,
+            counted_noun(question),
+            bool(_WANTS_NUMBER.search(question)),
+            bool(_WANTS_NAME.search(question)),
+            frozenset(names(question, proper=())),
+        )
 
 
 def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
@@ -194,6 +207,7 @@ def verify(
     }
     proper = set().union(*(s.proper for s in spans.values()))
     asked = Asked.of(question, focus)
+    common = _common_names(spans.values())
     result = Verified()
     numbering: dict[tuple[str, int, int], int] = {}
     seen_statements: set[str] = set()
@@ -206,7 +220,7 @@ def verify(
         claim_terms = Terms.of(statement, proper)
         cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
         chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
-        if chosen is None or not _on_the_question(claim_terms, chosen, asked):
+        if chosen is None or not _on_the_question(claim_terms, chosen, asked, common):
             result.dropped.append(statement)
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
@@ -230,6 +244,12 @@ def verify(
         result.claims.append(Claim(text=statement, citations=sorted(set(numbers))))
     result.conflict = _conflicting(result)
     return result
+
+
+def _common_names(spans: Collection[_Span]) -> set[str]:
+    """Names in the context of at least half of the spans: what every source is about."""
+    counts = Counter(name for span in spans for name in span.proper)
+    return {name for name, n in counts.items() if n >= max(2, len(spans) / 2)}
 
 
 def _still_in_file(ev: Evidence, read_text: Callable[[str], str]) -> bool:

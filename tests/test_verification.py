@@ -210,3 +210,11 @@ def test_capitals_at_a_sentence_start_are_not_names_but_initials_may_stand_for_o
     assert not verify([claim], [un], read).abstained
     nato = DraftClaim(statement="The NATO Security Council adopted a resolution.", evidence=[4])
     assert verify([nato], [un], read).abstained
+
+
+def test_a_name_question_needs_a_name_the_question_does_not_give() -> None:
+    question = "What was the name of the market in Ariha?"
+    vague = DraftClaim(statement="The market in Ariha was hit by Russian warplanes.", evidence=[1])
+    assert verify([vague], EVIDENCE, read, question=question).abstained
+    named = DraftClaim(statement="The market was in Ariha, Idlib province.", evidence=[1])
+    assert not verify([named], EVIDENCE, read, question="Where was the market?").abstained
