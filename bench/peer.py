@@ -1,6 +1,6 @@
 """Side by side with LlamaIndex's stock CitationQueryEngine: same questions, machine, LLM, encoder.
 
-    .venv/bin/python bench/peer.py [--limit N]      # --limit 3: a quick partial run
+    .venv/bin/python bench/peer.py [--limit N]      # N questions spread over all kinds
 
 The peer is built as LlamaIndex's CitationQueryEngine example notebook shows
 (docs/examples/query_engine/citation_query_engine.ipynb): `SimpleDirectoryReader(dir)
@@ -261,14 +261,17 @@ def verdict_counts(results: list[CaseResult]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="only N questions, spread evenly over the case file (all kinds)")
     parser.add_argument("--show", action="store_true", help="print every answer of both")
     parser.add_argument("--model", default=None,
                         help="another embedded GGUF for both (plumbing checks only; the "
                              "comparison uses the product's default model)")
     args = parser.parse_args()
     fig = Figures("peer", partial=bool(args.limit or args.model), options=script_options())
-    cases: list[Case] = load_cases(CASES)[: args.limit or None]
+    every: list[Case] = load_cases(CASES)
+    n = min(args.limit or len(every), len(every))
+    cases = [every[i * len(every) // n] for i in range(n)]  # evenly spread: every kind appears
 
     work = Path(tempfile.mkdtemp(prefix="bench-peer-"))
     try:

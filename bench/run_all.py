@@ -1,6 +1,6 @@
 """Run every benchmark in sequence and write bench/results.md.
 
-    .venv/bin/python bench/run_all.py            # the full runs (about two hours on 2 cores)
+    .venv/bin/python bench/run_all.py            # the full runs (about 40 min on 2 cores)
     .venv/bin/python bench/run_all.py --quick    # small inputs, to check that all scripts work
     .venv/bin/python bench/run_all.py --only retrieval,peer
 
@@ -31,6 +31,9 @@ SCRIPTS: tuple[tuple[str, str, list[str]], ...] = (
     ("retrieval", "retrieval.py", ["--quick"]),
     ("peer", "peer.py", ["--limit", "3"]),
 )
+# The peer answers in ~40 s a question on 2 cores (its prompts are ~2,100 tokens), so all 68
+# cases would take 45 min on their own; by default it gets 24, spread over every kind.
+PEER_QUESTIONS = 24
 
 
 def main() -> None:
@@ -38,6 +41,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small inputs (partial runs)")
     parser.add_argument("--only", default="", help="comma-separated sections: "
                         + ", ".join(s for s, _, _ in SCRIPTS))
+    parser.add_argument("--peer-questions", type=int, default=PEER_QUESTIONS,
+                        help=f"questions for the peer comparison (default {PEER_QUESTIONS}; "
+                             "0: all cases, about 45 min more)")
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = only - {s for s, _, _ in SCRIPTS}
@@ -49,7 +55,10 @@ def main() -> None:
     for section, script, quick in SCRIPTS:
         if only and section not in only:
             continue
-        command = [sys.executable, str(BENCH / script), *(quick if args.quick else [])]
+        options = quick if args.quick else []
+        if section == "peer" and not args.quick:
+            options = ["--limit", str(args.peer_questions)] if args.peer_questions else []
+        command = [sys.executable, str(BENCH / script), *options]
         print(f"\n=== {script} {' '.join(command[2:])}", flush=True)
         started, load = time.strftime("%Y-%m-%d %H:%M:%S"), load_average()
         t = time.perf_counter()
