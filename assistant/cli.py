@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -101,7 +102,8 @@ def print_report(report: IngestReport) -> None:
     for skipped in report.skipped:
         table.add_row("[red]skipped[/]", "1", escape(f"{skipped.file}: {skipped.reason}"))
     console.print(table)
-    console.print(f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s")
+    n = report.passages_embedded
+    console.print(f"{n} passage{'' if n == 1 else 's'} embedded in {report.seconds:.1f} s")
 
 
 @main.command()
@@ -144,10 +146,9 @@ def print_answer(answer: Answer) -> None:
     style = "yellow" if answer.abstained else "bold"
     console.print(f"[{style}]{escape(answer.text)}[/]")
     for n, c in enumerate(answer.citations, start=1):
-        console.print(
-            f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} "
-            f"(chars {c.start}-{c.end})\n      “{escape(c.quote)}”"
-        )
+        console.print(f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} (chars {c.start}-{c.end})")
+        quote = " ".join(c.quote.split())  # the exact text is in --json; this is for reading
+        console.print(Padding(f"“{escape(quote)}”", (0, 0, 0, 6), expand=False))
     if answer.leads:
         console.print("  Nearest passages (leads, not citations):")
         for c in answer.leads:
