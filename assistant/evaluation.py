@@ -141,15 +141,16 @@ class EvalRun(BaseModel):
         head = "| metric | value |" + (" previous | change |" if self.previous else "")
         lines = [head, "|---|---:|" + ("---:|---:|" if self.previous else "")]
         for name, label, ratio in ROWS:
-            row = f"| {label} | {_fmt(getattr(self.metrics, name), ratio)} |"
+            row = f"| {label} | {format_metric(getattr(self.metrics, name), ratio)} |"
             if self.previous:
                 old = getattr(self.previous, name, None)
-                row += f" {_fmt(old, ratio)} | {_delta(getattr(self.metrics, name), old, ratio)} |"
+                new = getattr(self.metrics, name)
+                row += f" {format_metric(old, ratio)} | {_delta(new, old, ratio)} |"
             lines.append(row)
         kinds = [k for k in KINDS if k in self.per_kind]
         lines += ["", "| metric | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
         for name, label, ratio in ROWS:
-            cells = " | ".join(_fmt(getattr(self.per_kind[k], name), ratio) for k in kinds)
+            cells = " | ".join(format_metric(getattr(self.per_kind[k], name), ratio) for k in kinds)
             lines.append(f"| {label} | {cells} |")
         return "\n".join(lines)
 
@@ -210,7 +211,7 @@ class EvalRun(BaseModel):
         (report_dir / "report.md").write_text(self.report_markdown() + "\n", "utf-8")
 
 
-def _fmt(value: float | None, ratio: bool) -> str:
+def format_metric(value: float | None, ratio: bool) -> str:
     if value is None:
         return "–"
     if ratio:

@@ -222,20 +222,12 @@ def ask_ours(assistant: Assistant, question: str) -> tuple[Answer, str | None]:
 # -- the report -------------------------------------------------------------------------------
 
 
-def cell(value: float | None, ratio: bool) -> str:
-    if value is None:
-        return "n/a"
-    if ratio:
-        return f"{100 * value:.1f}%"
-    return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-
 def side_by_side(ours: Metrics, peer: Metrics) -> list[str]:
     lines = [f"{'metric':<30} {'ours':>10} {'peer':>10} {'ours/peer':>10}"]
     for name, label, ratio in ROWS:
         a, b = getattr(ours, name), getattr(peer, name)
         quotient = f"{a / b:.2f}" if a is not None and b else "n/a"
-        lines.append(f"{label:<30} {cell(a, ratio):>10} {cell(b, ratio):>10} {quotient:>10}")
+        lines.append(f"{label:<30} {evaluation.format_metric(a, ratio):>10} {evaluation.format_metric(b, ratio):>10} {quotient:>10}")
     return lines
 
 

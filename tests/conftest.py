@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant import Assistant
 from assistant.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,3 +34,13 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, corpus: Path) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend="embedded")
+
+
+def seeded_assistant(root: Path) -> Assistant:
+    """An Assistant over its own copy of seeds/ in `root`, ingested, on the embedded model."""
+    shutil.copytree(SEEDS, root / "corpus")
+    a = Assistant(
+        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
+    )
+    a.ingest()
+    return a

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,21 +11,14 @@ from click.testing import CliRunner
 
 from assistant import Answer, Assistant
 from assistant.errors import AssistantError
-from assistant.settings import Settings
-from tests.conftest import SEEDS
+from tests.conftest import seeded_assistant
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    root = tmp_path_factory.mktemp("answers")
-    shutil.copytree(SEEDS, root / "corpus")
-    a = Assistant(
-        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
-    )
-    a.ingest()
-    yield a
+    yield seeded_assistant(tmp_path_factory.mktemp("answers"))
 
 
 def assert_verifiable(answer: Answer, corpus: Path) -> None:

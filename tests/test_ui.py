@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from assistant.ui import (
     source_html,
     store_upload,
 )
-from tests.conftest import SEEDS
+from tests.conftest import seeded_assistant
 
 ARIHA = "How many civilians were killed in the Ariha market attack?"
 
@@ -198,13 +197,7 @@ def test_source_is_escaped_and_marked() -> None:
 # -- against a real index ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("ui")
-    shutil.copytree(SEEDS, root / "corpus")
-    a = Assistant(
-        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
-    )
-    a.ingest()
-    return a
+    return seeded_assistant(tmp_path_factory.mktemp("ui"))
 
 
 def test_source_viewer_refuses_files_that_are_not_indexed(indexed: Assistant) -> None:

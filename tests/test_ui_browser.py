@@ -6,17 +6,14 @@ model loads once. Answers take a while on a busy 2-core machine: the timeouts ar
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant import Assistant
-from assistant.settings import Settings
 from assistant.ui import serve
-from tests.conftest import REPO, SEEDS
+from tests.conftest import REPO, seeded_assistant
 from tests.test_ui import ARIHA, free_port
 
 pytestmark = [
@@ -44,12 +41,7 @@ FACT = "The Zorbland river festival was first held in 1873 in the town of Quillb
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("ui-browser")
-    shutil.copytree(SEEDS, root / "corpus")
-    assistant = Assistant(
-        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
-    )
-    assistant.ingest()
+    assistant = seeded_assistant(tmp_path_factory.mktemp("ui-browser"))
     port = free_port()
     app = serve(assistant, "127.0.0.1", port, block=False)
     try:
