@@ -6,8 +6,9 @@ of the claim appears in one of them, its names appear there or in the sentences 
 (initials count: "UN" for "United Nations"), and most of its content words appear in the cited
 spans. A claim whose own citations fail is checked against the other evidence spans (the
 program may find the right one). A claim nothing carries is dropped, and so is one that answers
-another question: a "how many" question needs a figure of the thing it counts, and the claim
-must touch the question's distinctive words. No grounded claim means the answer abstains.
+another question or none: it must add something to the question (unless the question is a
+yes/no one), a "how many" question needs a figure of the thing it counts, and the claim must
+touch the question's distinctive words. No grounded claim means the answer abstains.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked, common:
     needs a figure, of the thing it counts; "what is the name of" needs a name that is neither
     the question's nor one every source uses ("Syria"); and the claim or the passages around
     its spans must touch at least one distinctive word of the question."""
+    if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
+        return False  # "The Russian Federation says it is bombing in Syria." answers nothing
     if asked.wants_number and not claim.numbers:
         return False
     if asked.wants_name and not (claim.names - asked.names - common):
@@ -108,6 +111,16 @@ def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked, common:
         return True
     around = set().union(*(s.context_stems for s in spans))
     return any(_stem_in(term, around) for term in asked.focus)
+
+
+def _adds_to(claim: Terms, question: Terms) -> bool:
+    """Does the claim say anything the question did not: a figure, a date, a name, a word?"""
+    return bool(
+        claim.numbers - question.numbers
+        or claim.months - question.months
+        or any(not _stem_in(n, set(question.names)) for n in claim.names)
+        or any(not _stem_in(w, set(question.stems)) for w in claim.stems)
+    )
 
 
 def _stem_in(term: str, pool: set[str]) -> bool:
@@ -159,6 +172,9 @@ _PEOPLE_STEMS = frozenset(
 _WANTS_NUMBER = re.compile(
     r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number)\b", re.I
 )
+_YES_NO = re.compile(
+    r"\s*(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should)\b", re.I
+)
 _WANTS_NAME = re.compile(r"\bwhat (?:is|was|are|were) the (?:names?|title) of\b|\bname the\b", re.I)
 
 
@@ -171,6 +187,8 @@ class Asked:
     wants_number: bool = False
     wants_name: bool = False
     names: frozenset[str] = frozenset()  # the names the question itself uses
+    terms: Terms | None = None  # all its terms, for "does the claim add anything?"
+    yes_no: bool = False  # "Did Russia ...?": repeating the question is an answer
 
     @classmethod
     def of(cls, question: str, focus: frozenset[str]) -> Asked:
@@ -180,6 +198,8 @@ class Asked:
             bool(_WANTS_NUMBER.search(question)),
             bool(_WANTS_NAME.search(question)),
             frozenset(names(question, proper=())),
+            Terms.of(question) if question.strip() else None,
+            bool(_YES_NO.match(question)),
         )
 
 

@@ -218,3 +218,17 @@ def test_a_name_question_needs_a_name_the_question_does_not_give() -> None:
     assert verify([vague], EVIDENCE, read, question=question).abstained
     named = DraftClaim(statement="The market was in Ariha, Idlib province.", evidence=[1])
     assert not verify([named], EVIDENCE, read, question="Where was the market?").abstained
+
+
+def test_a_claim_that_only_repeats_the_question_answers_nothing() -> None:
+    question = "Where did the Russian warplane fire three missiles?"
+    echo = DraftClaim(statement="The Russian warplane fired three missiles.", evidence=[1])
+    assert verify([echo], EVIDENCE, read, question=question).abstained
+    answer = DraftClaim(
+        statement="The Russian warplane fired three missiles into a market in Ariha.", evidence=[1]
+    )
+    assert not verify([answer], EVIDENCE, read, question=question).abstained
+    yes = DraftClaim(statement="Yes, a Russian warplane fired three missiles.", evidence=[1])
+    assert not verify(
+        [yes], EVIDENCE, read, question="Did a Russian warplane fire missiles?"
+    ).abstained
