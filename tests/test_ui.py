@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(assistant: Assistant) -> Iterator[str]:
+    """The app on 127.0.0.1 at a free port, closed on exit; yields its URL."""
+    port = free_port()
+    app = serve(assistant, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
 
 
 def reply_text(result: object) -> str:
@@ -215,12 +227,8 @@ def test_source_viewer_refuses_files_that_are_not_indexed(indexed: Assistant) ->
 
 @pytest.fixture(scope="module")
 def app_url(indexed: Assistant) -> Iterator[str]:
-    port = free_port()
-    app = serve(indexed, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with served(indexed) as url:
+        yield url
 
 
 @pytest.mark.integration

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from assistant.ui import serve
 from tests.conftest import REPO, seeded_assistant
-from tests.test_ui import ARIHA, free_port
+from tests.test_ui import ARIHA, served
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,13 +40,8 @@ FACT = "The Zorbland river festival was first held in 1873 in the town of Quillb
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    assistant = seeded_assistant(tmp_path_factory.mktemp("ui-browser"))
-    port = free_port()
-    app = serve(assistant, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+    with served(seeded_assistant(tmp_path_factory.mktemp("ui-browser"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
