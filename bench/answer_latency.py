@@ -62,7 +62,7 @@ def main() -> None:
 
         p50, p90 = percentile(totals, 50), percentile(totals, 90)
         f50, f90 = percentile(firsts, 50), percentile(firsts, 90)
-        fig.line(f"questions: {len(questions)} (evals/cases.jsonl), backend embedded, "
+        fig.line(f"questions: {len(questions)} (evals/dev.jsonl), backend embedded, "
                  f"model {assistant.backend.model}, threads {settings.threads}")
         fig.line(f"answer time   p50 {fmt(p50, '5.2f')} s   p90 {fmt(p90, '5.2f')} s"
                  "   (target p50 <= 4 s)")

@@ -22,7 +22,7 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 SEEDS = REPO / "seeds"
-CASES = REPO / "evals" / "cases.jsonl"
+CASES = REPO / "evals" / "dev.jsonl"
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -50,7 +50,7 @@ def load_average() -> str:
 
 
 def eval_questions(limit: int = 0) -> list[str]:
-    """The questions of evals/cases.jsonl, in file order; `limit` keeps the first N."""
+    """The questions of evals/dev.jsonl, in file order; `limit` keeps the first N."""
     cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines()
              if line.strip()]
     questions = [str(c["question"]) for c in cases]

@@ -11,7 +11,7 @@ model in this process, shared), and the encoder is the same MiniLM, behind a sma
 `BaseEmbedding` adapter. The engine is built with `streaming=True` so the first token can be
 timed; the answer text is then exactly what `query()` returns without streaming.
 
-Both answer every question of evals/cases.jsonl, warm (one warm-up question each first), and the
+Both answer every question of evals/dev.jsonl, warm (one warm-up question each first), and the
 evals' own scorer (assistant/evaluation.py) scores both. The peer's answer becomes an `Answer`:
 its text, and as citations the source nodes its "[n]" markers name (LlamaIndex numbers them
 "Source 1..n"). Those sub-nodes carry no character offsets, so each is located in the file text
@@ -291,7 +291,7 @@ def main() -> None:
 
         calls = [n for _, _, n in peer_runs]
         located = [c.start >= 0 for a, _, _ in peer_runs for c in a.citations]
-        fig.line(f"questions: {len(cases)} (evals/cases.jsonl); corpus seeds/ "
+        fig.line(f"questions: {len(cases)} (evals/dev.jsonl); corpus seeds/ "
                  f"({len(texts)} files); model {assistant.backend.model}, threads "
                  f"{settings.threads}; encoder {assistant.encoder.id} for both")
         fig.line(f"peer: CitationQueryEngine.from_args(similarity_top_k={SIMILARITY_TOP_K}, "

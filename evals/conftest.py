@@ -1,8 +1,10 @@
-"""The evaluation suite's fixture: one real evaluation per test session.
+"""The evaluation suite's fixtures: one real evaluation of each split per test session.
 
-Run it with `pytest evals/` (a plain `pytest` runs only tests/). It copies seeds/ to a temporary
-corpus, ingests it with the embedded model, asks every case in evals/cases.jsonl once, and writes
-evals/report.md and evals/report.json (the previous report.json is read first, for the change).
+Run it with `pytest evals/` (a plain `pytest` runs only tests/). Each split (evals/splits.py:
+dev, test, handbook) is evaluated the first time a test asks for it: its corpus is copied to a
+temporary folder, ingested with the embedded model, and every case is asked once. The combined
+report evals/report.md / report.json is rewritten after each split (splits not run this session
+keep their previous figures and say their date). `pytest evals/ --split dev` runs one split.
 
 Self-test of the suite (not a product feature): ASSISTANT_EVAL_SABOTAGE deliberately breaks the
 pipeline, and the suite must then fail. The report then goes to a temporary folder, so
@@ -18,7 +20,6 @@ evals/report.* keep the honest numbers.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,17 +27,16 @@ from typing import Any
 import pytest
 
 from assistant import Assistant
-from assistant.evaluation import EvalRun, run_evaluation
+from assistant.evaluation import EvalRun, evaluate, read_previous, write_report
 from assistant.schema import Citation, Claim, Evidence
 from assistant.settings import Settings
+from evals.splits import EVALS, SPLITS, CorpusUnavailable
 
-EVALS = Path(__file__).resolve().parent
-SEEDS = EVALS.parent / "seeds"
-CASES = EVALS / "cases.jsonl"
 SABOTAGE_VAR = "ASSISTANT_EVAL_SABOTAGE"
 SABOTAGES = ("shift-citations", "no-abstain", "shift-offsets")
 
-_finished: list[tuple[EvalRun, Path]] = []
+_runs: dict[str, EvalRun] = {}
+_assistants: dict[str, Assistant] = {}  # one index per corpus, shared by its splits
 
 
 @pytest.fixture(scope="session")
@@ -45,33 +45,72 @@ def eval_report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def eval_run(tmp_path_factory: pytest.TempPathFactory, eval_report_dir: Path) -> EvalRun:
+def run_split(
+    tmp_path_factory: pytest.TempPathFactory, eval_report_dir: Path
+) -> Callable[[str], EvalRun]:
     sabotage = os.environ.get(SABOTAGE_VAR, "")
     if sabotage and sabotage not in SABOTAGES:
         raise pytest.UsageError(f"{SABOTAGE_VAR}={sabotage!r}; use one of {SABOTAGES}")
-    root = tmp_path_factory.mktemp("eval")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):  # settings come only from here: no ASSISTANT_* variables,
-            if name.startswith("ASSISTANT_"):
-                mp.delenv(name)
-        mp.chdir(root)  # and no assistant.toml from the working folder
-        if sabotage:
-            _sabotage(mp, sabotage)
-        shutil.copytree(SEEDS, root / "corpus")
-        assistant = Assistant(
-            Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
-        )
-        assistant.ingest()
-        run = run_evaluation(assistant, CASES, eval_report_dir)
-    _finished.append((run, eval_report_dir))
+
+    def run(name: str) -> EvalRun:
+        if name in _runs:
+            return _runs[name]
+        split = SPLITS[name]
+        try:
+            split.source_dir()
+        except CorpusUnavailable as exc:
+            pytest.skip(str(exc))
+        with pytest.MonkeyPatch.context() as mp:
+            for var in list(os.environ):  # settings come only from here: no ASSISTANT_* vars,
+                if var.startswith("ASSISTANT_"):
+                    mp.delenv(var)
+            root = tmp_path_factory.mktemp(split.corpus)
+            mp.chdir(root)  # and no assistant.toml from the working folder
+            if sabotage:
+                _sabotage(mp, sabotage)
+            if split.corpus not in _assistants:
+                assistant = Assistant(
+                    Settings(
+                        corpus_dir=split.copy_corpus(root / "corpus"),
+                        index_dir=root / "index",
+                        backend="embedded",
+                    )
+                )
+                assistant.ingest()
+                _assistants[split.corpus] = assistant
+            previous = read_previous(eval_report_dir / "report.json")
+            _runs[name] = evaluate(
+                _assistants[split.corpus], split.cases, name, previous, corpus=split.corpus
+            )
+        write_report(list(_runs.values()), eval_report_dir, order=list(SPLITS))
+        return _runs[name]
+
     return run
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--split",
+        action="append",
+        choices=list(SPLITS),
+        help="evaluate only this split (repeatable; default: all)",
+    )
+
+
+@pytest.fixture(scope="session", params=list(SPLITS))
+def eval_run(request: pytest.FixtureRequest, run_split: Callable[[str], EvalRun]) -> EvalRun:
+    chosen = request.config.getoption("--split")
+    if chosen and request.param not in chosen:
+        pytest.skip(f"--split {' '.join(chosen)} leaves out {request.param}")
+    return run_split(request.param)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for run, report_dir in _finished:
-        terminalreporter.write_sep("=", f"evaluation ({run.wall_s:.0f} s, {run.model})")
+    for run in _runs.values():
+        terminalreporter.write_sep("=", f"{run.split} ({run.wall_s:.0f} s, {run.model})")
         terminalreporter.write_line(run.summary_markdown())
-        terminalreporter.write_line(f"report: {report_dir / 'report.md'}")
+    if _runs:
+        terminalreporter.write_line("report: evals/report.md (or the sabotage folder)")
 
 
 # -- the self-test switch -----------------------------------------------------------------------
@@ -111,7 +150,8 @@ def _sabotage(mp: pytest.MonkeyPatch, mode: str) -> None:
         elif mode == "no-abstain" and result.abstained and evidence:
             first = evidence[0]
             result.citations = [_citation(first, read_text(first.file))]
-            result.claims = [Claim(text=(result.dropped or [first.text])[0], citations=[1])]
+            text = result.dropped[0].text if result.dropped else first.text
+            result.claims = [Claim(text=text, citations=[1])]
         elif mode == "shift-offsets":
             for c in result.citations:
                 c.start, c.end = c.start + 1, c.end + 1

@@ -1,4 +1,4 @@
-"""The evaluation suite: invariants and per-metric floors over one real run of evals/cases.jsonl.
+"""The evaluation suite: invariants and per-metric floors over one real run of each split.
 
 Run with `pytest evals/`; the floors live in evals/floors.toml. One test per metric, so a failure
 names the metric. The scorer tests at the end need no model.
@@ -8,35 +8,29 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from assistant.evaluation import (
-    Case,
-    CaseResult,
-    EvalRun,
-    Metrics,
-    compute_metrics,
-    load_cases,
-    score_case,
-)
-from assistant.schema import Answer, Citation
+from assistant.evaluation import CaseResult, EvalRun, Metrics
+from evals.splits import SPLITS
 
 pytestmark = pytest.mark.integration
 
 EVALS = Path(__file__).resolve().parent
 LIMITS = tomllib.loads((EVALS / "floors.toml").read_text(encoding="utf-8"))
-FLOORS: dict[str, float] = LIMITS["floors"]
-CEILINGS: dict[str, float] = LIMITS["ceilings"]
-REQUIRED = ("ariha-deaths", "campaign-start")
+FLOORS: dict[str, dict[str, float]] = LIMITS["floors"]  # split -> metric -> floor
+CEILINGS: dict[str, float] = LIMITS["ceilings"]  # the same for every split
+METRICS = sorted({m for floors in FLOORS.values() for m in floors})
+REQUIRED = ("ariha-deaths", "campaign-start")  # in the dev split
 
 
 def _listing(results: list[CaseResult]) -> str:
     return "\n".join(f"  {r.id} [{r.verdict}] {r.answer[:160]}" for r in results)
 
 
-# -- invariants -------------------------------------------------------------------------------
+# -- invariants (every split) -------------------------------------------------------------------
 
 
 def test_every_citation_is_verifiable(eval_run: EvalRun) -> None:
@@ -59,9 +53,13 @@ def test_no_case_raised(eval_run: EvalRun) -> None:
     assert eval_run.metrics.errors == 0, [(r.id, r.error) for r in eval_run.results if r.error]
 
 
+def test_every_labelled_quote_is_in_its_file(eval_run: EvalRun) -> None:
+    assert [r.id for r in eval_run.results if not r.support_found] == []
+
+
 @pytest.mark.parametrize("case_id", REQUIRED)
-def test_required_case_is_correct(eval_run: EvalRun, case_id: str) -> None:
-    result = next(r for r in eval_run.results if r.id == case_id)
+def test_required_case_is_correct(run_split: Callable[[str], EvalRun], case_id: str) -> None:
+    result = next(r for r in run_split("dev").results if r.id == case_id)
     assert result.verdict == "correct", f"{result.why}: {result.answer}"
 
 
@@ -69,7 +67,9 @@ def test_required_case_is_correct(eval_run: EvalRun, case_id: str) -> None:
 
 
 def _failing(eval_run: EvalRun, metric: str) -> list[CaseResult]:
-    if metric.startswith("abstention"):
+    if eval_run.split != "dev":
+        return []  # held-out splits are read as totals only, never case by case
+    if metric.startswith("abstention") or metric == "answerable_abstained":
         return [r for r in eval_run.results if r.abstained != (r.kind == "unanswerable")]
     if metric.startswith("citation"):
         return [
@@ -80,11 +80,14 @@ def _failing(eval_run: EvalRun, metric: str) -> list[CaseResult]:
     return [r for r in eval_run.results if r.verdict in ("wrong", "abstained-wrong")]
 
 
-@pytest.mark.parametrize("metric", sorted(FLOORS))
+@pytest.mark.parametrize("metric", METRICS)
 def test_floor(eval_run: EvalRun, metric: str) -> None:
+    floors = FLOORS[eval_run.split]
+    if metric not in floors:
+        pytest.skip(f"no floor for {metric} on {eval_run.split}")
     value = getattr(eval_run.metrics, metric)
-    assert value is not None and value >= FLOORS[metric], (
-        f"{metric} = {value} is below its floor {FLOORS[metric]}; cases:\n"
+    assert value is not None and value >= floors[metric], (
+        f"{eval_run.split}: {metric} = {value} is below its floor {floors[metric]}; cases:\n"
         + _listing(_failing(eval_run, metric))
     )
 
@@ -93,70 +96,18 @@ def test_floor(eval_run: EvalRun, metric: str) -> None:
 def test_ceiling(eval_run: EvalRun, metric: str) -> None:
     value = getattr(eval_run.metrics, metric)
     assert value is not None and value <= CEILINGS[metric], (
-        f"{metric} = {value} is above its ceiling {CEILINGS[metric]}"
+        f"{eval_run.split}: {metric} = {value} is above its ceiling {CEILINGS[metric]}"
     )
 
 
-def test_limits_name_real_metrics() -> None:
-    assert set(FLOORS) | set(CEILINGS) <= set(Metrics.model_fields)
+def test_limits_name_real_metrics_and_splits() -> None:
+    assert set(FLOORS) == set(SPLITS)
+    assert set(METRICS) | set(CEILINGS) <= set(Metrics.model_fields)
 
 
 def test_report_is_written(eval_run: EvalRun, eval_report_dir: Path) -> None:
     data = json.loads((eval_report_dir / "report.json").read_text(encoding="utf-8"))
-    assert [c["id"] for c in data["results"]] == [r.id for r in eval_run.results]
+    run = next(r for r in data["runs"] if r["split"] == eval_run.split)
+    assert [c["id"] for c in run["results"]] == [r.id for r in eval_run.results]
     markdown = (eval_report_dir / "report.md").read_text(encoding="utf-8")
     assert all(f"`{r.id}`" in markdown for r in eval_run.results)
-
-
-# -- the scorer itself (no model) ---------------------------------------------------------------
-
-TEXT = "Intro line.\nThe market attack killed 49 civilians. A spokesman denied it.\n"
-CASE = Case(
-    id="t",
-    question="How many?",
-    kind="fact",
-    accept=["49"],
-    must_not=["46"],
-    support=[{"file": "a.txt", "quote": "killed 49 civilians"}],
-)  # type: ignore[list-item]
-
-
-def _cite(start: int, end: int, file: str = "a.txt", text: str = TEXT) -> Citation:
-    return Citation(file=file, start=start, end=end, quote=text[start:end], line=2)
-
-
-def test_scorer_correct_supporting_and_verifiable() -> None:
-    at = TEXT.index("The market")
-    r = score_case(
-        CASE,
-        Answer(question="q", text="It killed 49 [1]", citations=[_cite(at, at + 39)]),
-        {"a.txt": TEXT},
-    )
-    assert r.verdict == "correct" and r.citations[0].supporting and r.citations[0].verifiable
-
-
-def test_scorer_wrong_span_file_and_quote() -> None:
-    at = TEXT.index("A spokesman")
-    stale = Citation(file="a.txt", start=0, end=5, quote="Other", line=1)
-    cits = [_cite(at, at + 10), _cite(12, 40, file="b.txt"), stale]
-    r = score_case(
-        CASE, Answer(question="q", text="49 or 46", citations=cits), {"a.txt": TEXT, "b.txt": TEXT}
-    )
-    assert r.verdict == "wrong" and "46" in r.why
-    assert [c.supporting for c in r.citations] == [False, False, False]
-    assert [c.verifiable for c in r.citations] == [True, True, False]
-
-
-def test_metrics_count_abstention_both_ways() -> None:
-    none = Case(id="u", question="?", kind="unanswerable", accept=[], must_not=[], support=[])
-    abstain = Answer(question="q", text="The documents do not say.", abstained=True)
-    results = [score_case(none, abstain, {}), score_case(CASE, abstain, {"a.txt": TEXT})]
-    m = compute_metrics(results)
-    assert [r.verdict for r in results] == ["abstained-ok", "abstained-wrong"]
-    assert (m.abstention_recall, m.abstention_precision, m.answer_accuracy) == (1.0, 0.5, 0.0)
-    assert m.citation_recall == 0.0 and m.citation_precision is None
-
-
-def test_cases_file_loads() -> None:
-    cases = load_cases(EVALS / "cases.jsonl")
-    assert len(cases) == len({c.id for c in cases}) >= 50

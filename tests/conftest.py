@@ -1,18 +1,15 @@
-"""Shared fixtures: every test gets its own corpus folder and index, never the repository's."""
+"""Shared fixtures: every test gets its own corpus folder and index, never the repository's.
+Helpers and fakes shared with evals/ live in tests/support.py."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from assistant import Assistant
 from assistant.settings import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "seeds"
+from tests.support import copy_seeds
 
 
 @pytest.fixture(autouse=True)
@@ -26,21 +23,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    shutil.copytree(SEEDS, folder)
-    return folder
+    return copy_seeds(tmp_path)
 
 
 @pytest.fixture
 def settings(tmp_path: Path, corpus: Path) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", backend="embedded")
-
-
-def seeded_assistant(root: Path) -> Assistant:
-    """An Assistant over its own copy of seeds/ in `root`, ingested, on the embedded model."""
-    shutil.copytree(SEEDS, root / "corpus")
-    a = Assistant(
-        Settings(corpus_dir=root / "corpus", index_dir=root / "index", backend="embedded")
-    )
-    a.ingest()
-    return a

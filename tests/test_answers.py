@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant import Answer, Assistant
 from assistant.errors import AssistantError
-from tests.conftest import seeded_assistant
+from tests.support import seeded_assistant
 
 pytestmark = pytest.mark.integration
 

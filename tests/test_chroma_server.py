@@ -17,6 +17,7 @@ from assistant import Assistant
 from assistant.errors import BackendUnavailableError
 from assistant.index import IndexStore
 from assistant.settings import Settings
+from tests.support import FakeEncoder
 from tests.test_crash_safety import grow_corpus
 
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -110,4 +111,4 @@ def test_ingest_and_ask_through_a_chroma_server(
 def test_unreachable_chroma_server_is_one_clear_sentence(tmp_path: Path, corpus: Path) -> None:
     settings = server_settings(tmp_path, corpus, free_port())
     with pytest.raises(BackendUnavailableError, match="No Chroma server answers at 127.0.0.1"):
-        Assistant(settings).ingest()
+        Assistant(settings, encoder=FakeEncoder()).ingest()

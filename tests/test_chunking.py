@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from assistant.chunking import chunk, sentence_spans, words_count
 from assistant.schema import Document
-from tests.conftest import SEEDS
+from tests.support import SEEDS
 
 texts = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=3000

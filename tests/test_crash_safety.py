@@ -17,7 +17,10 @@ from assistant import Assistant
 from assistant.errors import IndexLockedError
 from assistant.index import IndexStore
 from assistant.settings import Settings
-from tests.conftest import SEEDS
+from tests.support import SEEDS
+
+# Real ingestion processes with the real encoder, killed mid-way: slow, so integration tests.
+pytestmark = pytest.mark.integration
 
 INGEST = "from assistant import Assistant; Assistant().ingest()"
 

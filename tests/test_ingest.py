@@ -12,12 +12,13 @@ from assistant import Assistant, IngestReport
 from assistant.errors import IndexMismatchError
 from assistant.index import IndexStore
 from assistant.settings import Settings
+from tests.support import FakeEncoder
 
 SEED_NAMES = sorted(p.name for p in (Path(__file__).parent.parent / "seeds").iterdir())
 
 
 def test_ingest_then_unchanged_rerun_embeds_nothing(settings: Settings, corpus: Path) -> None:
-    assistant = Assistant(settings)
+    assistant = Assistant(settings, encoder=FakeEncoder())
     first = assistant.ingest(corpus)
     assert isinstance(first, IngestReport)
     assert sorted(first.added) == SEED_NAMES and first.passages_embedded > 0
@@ -34,7 +35,7 @@ def test_ingest_then_unchanged_rerun_embeds_nothing(settings: Settings, corpus: 
 
 
 def test_edit_one_delete_another_touches_only_those(settings: Settings, corpus: Path) -> None:
-    assistant = Assistant(settings)
+    assistant = Assistant(settings, encoder=FakeEncoder())
     assistant.ingest(corpus)
     before = IndexStore(settings).read_manifest()
     assert before is not None
@@ -62,14 +63,14 @@ def test_edit_one_delete_another_touches_only_those(settings: Settings, corpus: 
 def test_rebuild_flag_and_setting_changes_never_mix_vectors(
     settings: Settings, corpus: Path
 ) -> None:
-    Assistant(settings).ingest(corpus)
-    rebuilt = Assistant(settings).ingest(corpus, rebuild=True)
+    Assistant(settings, encoder=FakeEncoder()).ingest(corpus)
+    rebuilt = Assistant(settings, encoder=FakeEncoder()).ingest(corpus, rebuild=True)
     assert rebuilt.rebuilt and sorted(rebuilt.added) == SEED_NAMES
 
     changed = settings.model_copy(update={"chunk_tokens": 100})
     with pytest.raises(IndexMismatchError, match="--rebuild"):
-        Assistant(changed).retriever()
-    report = Assistant(changed).ingest(corpus)
+        Assistant(changed, encoder=FakeEncoder()).retriever()
+    report = Assistant(changed, encoder=FakeEncoder()).ingest(corpus)
     assert report.rebuilt and report.notice and "chunking" in report.notice
     manifest = IndexStore(changed).read_manifest()
     assert manifest is not None and manifest.chunk_tokens == 100
@@ -131,7 +132,8 @@ def test_bad_files_are_skipped_with_reasons(settings: Settings, tmp_path: Path) 
     (folder / "dangling.txt").symlink_to(folder / "missing.txt")
     (folder / "alias.txt").symlink_to(folder / "good.txt")  # inside: read once, not twice
 
-    report = Assistant(settings.model_copy(update={"max_file_mb": 1.0})).ingest(folder)
+    limited = settings.model_copy(update={"max_file_mb": 1.0})
+    report = Assistant(limited, encoder=FakeEncoder()).ingest(folder)
 
     assert sorted(report.added) == ["doc.pdf", "good.txt", "notes.md", "page.html", "sub/deep.txt"]
     reasons = {s.file: s.reason for s in report.skipped}
@@ -157,7 +159,7 @@ def test_bad_files_are_skipped_with_reasons(settings: Settings, tmp_path: Path) 
         "dangling.txt",
     }
 
-    assistant = Assistant(settings)
+    assistant = Assistant(settings, encoder=FakeEncoder())
     html = assistant.document_text("page.html")
     assert "Visible fact here." in html and "secret" not in html
     assert "Quillby bridge was opened in 1911" in assistant.document_text("doc.pdf")
@@ -181,7 +183,7 @@ def test_unreadable_file_is_skipped(
         monkeypatch.setattr(Path, "read_bytes", read_bytes)
     else:
         (folder / "secret.txt").chmod(0)
-    report = Assistant(settings).ingest(folder)
+    report = Assistant(settings, encoder=FakeEncoder()).ingest(folder)
     assert report.added == ["ok.txt"]
     assert [(s.file, s.reason) for s in report.skipped] == [
         ("secret.txt", "cannot read: Permission denied")
@@ -190,13 +192,13 @@ def test_unreadable_file_is_skipped(
 
 def test_missing_folder_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        Assistant(settings).ingest(tmp_path / "nope")
+        Assistant(settings, encoder=FakeEncoder()).ingest(tmp_path / "nope")
 
 
 def test_index_folder_from_settings_is_used(settings: Settings, corpus: Path) -> None:
-    Assistant(settings).ingest()  # corpus_dir from settings
+    Assistant(settings, encoder=FakeEncoder()).ingest()  # corpus_dir from settings
     assert (settings.index_dir / "manifest.json").is_file()
     assert (settings.index_dir / "chroma").is_dir()
     shutil.rmtree(settings.index_dir)
     with pytest.raises(IndexMismatchError, match="assistant ingest"):
-        Assistant(settings).retriever()
+        Assistant(settings, encoder=FakeEncoder()).retriever()

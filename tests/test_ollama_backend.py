@@ -25,8 +25,8 @@ from assistant.errors import BackendUnavailableError, IndexMismatchError
 from assistant.index import IndexStore
 from assistant.settings import Settings
 from assistant.weights import QWEN_GGUF, SMOLLM2_GGUF, MissingWeightsError
-from tests.conftest import SEEDS
 from tests.ollama_server import OllamaServer
+from tests.support import SEEDS
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from assistant.ui import (
     source_html,
     store_upload,
 )
-from tests.conftest import seeded_assistant
+from tests.support import FakeEncoder, seeded_assistant
 
 ARIHA = "How many civilians were killed in the Ariha market attack?"
 
@@ -209,7 +209,7 @@ def test_source_is_escaped_and_marked() -> None:
 # -- against a real index ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    return seeded_assistant(tmp_path_factory.mktemp("ui"))
+    return seeded_assistant(tmp_path_factory.mktemp("ui"), encoder=FakeEncoder())
 
 
 def test_source_viewer_refuses_files_that_are_not_indexed(indexed: Assistant) -> None:
@@ -226,8 +226,8 @@ def test_source_viewer_refuses_files_that_are_not_indexed(indexed: Assistant) ->
 
 
 @pytest.fixture(scope="module")
-def app_url(indexed: Assistant) -> Iterator[str]:
-    with served(indexed) as url:
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served(seeded_assistant(tmp_path_factory.mktemp("ui-real"))) as url:
         yield url
 
 
@@ -248,7 +248,7 @@ def broken_backend(indexed: Assistant) -> Iterator[str]:
         update={"backend": "ollama", "ollama_host": "http://127.0.0.1:9"}
     )
     port = free_port()
-    app = serve(Assistant(settings), "127.0.0.1", port, block=False)
+    app = serve(Assistant(settings, encoder=FakeEncoder()), "127.0.0.1", port, block=False)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

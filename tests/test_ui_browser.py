@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import REPO, seeded_assistant
+from tests.support import REPO, seeded_assistant
 from tests.test_ui import ARIHA, served
 
 pytestmark = [

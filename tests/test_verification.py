@@ -6,8 +6,8 @@ from pathlib import Path
 
 from assistant.schema import Evidence
 from assistant.terms import Terms, numbers
-from assistant.verification import DraftClaim, focus_terms, verify
-from tests.conftest import SEEDS
+from assistant.verification import NOT_CARRIED, DraftClaim, focus_terms, verify
+from tests.support import SEEDS
 
 FILE = "003_52a8f228d6ea1ced.txt"
 TEXT = (SEEDS / FILE).read_text()
@@ -73,7 +73,10 @@ def test_fabricated_number_is_dropped_and_answer_abstains() -> None:
         read,
     )
     assert result.abstained and result.citations == []
-    assert result.dropped == ["63 civilians were killed in the Ariha market attack."]
+    assert [d.text for d in result.dropped] == [
+        "63 civilians were killed in the Ariha market attack."
+    ]
+    assert result.dropped[0].reason == NOT_CARRIED
 
 
 def test_span_that_does_not_hold_the_number_is_rejected() -> None:

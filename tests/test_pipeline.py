@@ -1,0 +1,82 @@
+"""The whole answer path on fakes passed to `Assistant` (no weights, seconds): retrieval, evidence,
+the prompt, verification, the Answer record, the CLI's printing and the UI's rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant import cli
+from assistant.api import ABSTAIN, Assistant
+from assistant.errors import AssistantError
+from assistant.ui import render_answer
+from tests.support import ScriptedLLM, cite_sentence_with, evidence_lines, fake_assistant
+
+ARIHA = "How many civilians were killed in the Ariha market attack?"
+
+
+@pytest.fixture
+def ariha(tmp_path: Path) -> Assistant:
+    return fake_assistant(tmp_path, cite_sentence_with("49 civilians"))
+
+
+def test_a_grounded_claim_comes_back_with_an_exact_verified_citation(ariha: Assistant) -> None:
+    answer = ariha.ask(ARIHA)
+    assert not answer.abstained and "49" in answer.text and answer.backend == "scripted"
+    for c in answer.citations:
+        assert ariha.document_text(c.file)[c.start : c.end] == c.quote and "49" in c.quote
+    assert answer.evidence and answer.retrieved  # what the model saw and what retrieval found
+    assert any(e.file == answer.citations[0].file for e in answer.evidence)
+
+
+def test_nothing_grounded_abstains_with_leads(tmp_path: Path) -> None:
+    a = fake_assistant(tmp_path, lambda prompt: {"claims": []})
+    answer = a.ask("What is the capital of France?")
+    assert answer.abstained and answer.text == ABSTAIN and not answer.citations
+    assert answer.leads  # the nearest passages, offered as leads
+
+
+def test_a_fabricated_figure_is_dropped_with_the_rule_that_dropped_it(tmp_path: Path) -> None:
+    def liar(prompt: str) -> dict[str, object]:
+        n = next(iter(evidence_lines(prompt)))
+        return {"claims": [{"statement": "63 civilians died in Ariha.", "evidence": [n]}]}
+
+    answer = fake_assistant(tmp_path, liar).ask(ARIHA)
+    assert answer.abstained
+    assert [d.text for d in answer.dropped] == ["63 civilians died in Ariha."]
+    assert answer.dropped[0].reason.startswith("not carried")
+
+
+def test_a_follow_up_carries_the_earlier_turn_into_the_prompt(ariha: Assistant) -> None:
+    ariha.ask("And how many were there?", history=[(ARIHA, "49 civilians were killed. [1]")])
+    llm = ariha.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    prompt = llm.prompts[-1]
+    assert f"Earlier question: {ARIHA}" in prompt and "[1]" not in prompt.split("Earlier")[1]
+
+
+def test_an_empty_question_is_one_sentence(ariha: Assistant) -> None:
+    with pytest.raises(AssistantError, match="question is empty"):
+        ariha.ask("   ")
+
+
+def test_ask_json_and_printed_answer(ariha: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "make_assistant", lambda backend=None: ariha)
+    runner = CliRunner()
+    out = runner.invoke(cli.main, ["ask", "--json", ARIHA])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["citations"] and data["evidence"] and "dropped" in data
+    printed = runner.invoke(cli.main, ["ask", ARIHA])
+    assert printed.exit_code == 0 and "[1]" in printed.output and "49" in printed.output
+
+
+def test_the_ui_renders_the_answer_as_escaped_text_with_citation_buttons(
+    ariha: Assistant,
+) -> None:
+    answer = ariha.ask(ARIHA)
+    html = render_answer(answer)
+    assert "49" in html and "opens-source" in html
