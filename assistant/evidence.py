@@ -67,3 +67,7 @@ def select_evidence(
 
 def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
     return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
+
+
+def is_instruction(sentence: str) -> bool:
+    return False
