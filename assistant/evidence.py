@@ -10,6 +10,7 @@ import numpy as np
 
 from assistant.chunking import sentence_spans
 from assistant.embedding import Encoder
+from assistant.instructions import is_instruction
 from assistant.retrieval import Ranked
 from assistant.schema import Evidence
 from assistant.terms import stems
@@ -26,6 +27,8 @@ def select_evidence(
         for a, b in sentence_spans(p.text):
             text = p.text[a:b]
             key = (p.file, p.start + a, p.start + b)
+            if is_instruction(text):
+                continue  # written to steer a model: never shown to it as evidence
             if len(text.split()) >= MIN_WORDS and key not in candidates:
                 candidates[key] = (p.id, text, 1.0 / (rank + 2))
     if not candidates:
@@ -67,7 +70,3 @@ def select_evidence(
 
 def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
     return a[0] == b[0] and a[1] < b[2] and b[1] < a[2]
-
-
-def is_instruction(sentence: str) -> bool:
-    return False

@@ -21,6 +21,8 @@ from itertools import combinations
 
 from pydantic import BaseModel, Field
 
+from assistant.chunking import sentence_spans
+from assistant.instructions import is_instruction
 from assistant.schema import Citation, Claim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
@@ -59,18 +61,38 @@ def _word_set(text: str) -> set[str]:
     return {w.lower().replace("’", "'") for w in words(text)}
 
 
+# A sentence leans on the one before it when it refers back with a pronoun.
+_LEANS = re.compile(
+    r"\b(?:he|she|it|they|him|her|them|his|hers|its|their|theirs|this|these|those)\b", re.I
+)
+
+
+def leaned_on(document: str, start: int, text: str) -> str:
+    """The sentence just before `start`, when `text` refers back to it ("it interviewed 16
+    witnesses" is about Amnesty, named one sentence earlier); else ""."""
+    if not _LEANS.search(text):
+        return ""
+    lo = max(0, start - CONTEXT_CHARS)
+    before = sentence_spans(document, lo, start)
+    return document[before[-1][0] : before[-1][1]] if before else ""
+
+
 class _Span:
     def __init__(self, evidence: Evidence, document: str) -> None:
         self.evidence = evidence
         self.terms = Terms.of(evidence.text)
         self.words = _word_set(evidence.text)
-        # Names may come from the sentences around the span: "it interviewed 16 witnesses"
-        # is about Amnesty, named one sentence earlier. Figures and dates may not.
+        # A claim's names must be in the span or in the sentence it leans on (a rule that keeps
+        # facts of different sentences from being stitched); its figures and dates must be in
+        # the span itself.
+        own = evidence.text + " " + leaned_on(document, evidence.start, evidence.text)
+        self.name_words = _word_set(own)
+        self.acronyms = acronyms(own)
+        # Wider context only tells which capitalised words are names and what the passage is
+        # about (for the focus check); it never grounds a claim.
         lo, hi = max(0, evidence.start - CONTEXT_CHARS), evidence.end + CONTEXT_CHARS
         context = document[lo:hi]
-        self.context_words = self.words | _word_set(context)
         self.context_stems = self.terms.stems | stems(context)
-        self.acronyms = acronyms(context)
         self.proper = names(context, proper=())  # capitalised mid-sentence: surely names
 
 
@@ -103,6 +125,7 @@ NO_NEW_NAME = (
 )
 NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
+YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
 
 def _off_the_question(
@@ -114,6 +137,13 @@ def _off_the_question(
     around its spans must touch at least one distinctive word of the question."""
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
         return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
+    if asked.yes_no and asked.terms is not None:
+        # "Yes, the harbour is closed." restates the question: what it restates must be cited,
+        # or any sentence about the harbour would ground it.
+        cited = set().union(*(s.terms.stems for s in spans))
+        restated = claim.stems & asked.terms.stems
+        if any(not _stem_in(w, cited) for w in restated):
+            return YES_NO_UNGROUNDED
     if asked.wants_number and not claim.numbers:
         return NO_FIGURE
     if asked.wants_name and not (claim.names - asked.names - common):
@@ -155,7 +185,7 @@ def _holds_key_terms(claim: Terms, span: _Span) -> bool:
         claim.numbers <= span.terms.numbers
         and claim.months <= span.terms.months
         and all(
-            name in span.acronyms or any(similar_word(name, w) for w in span.context_words)
+            name in span.acronyms or any(similar_word(name, w) for w in span.name_words)
             for name in claim.names
         )
     )
@@ -238,7 +268,9 @@ def verify(
     question: str = "",
 ) -> Verified:
     spans = {
-        ev.id: _Span(ev, read_text(ev.file)) for ev in evidence if _still_in_file(ev, read_text)
+        ev.id: _Span(ev, read_text(ev.file))
+        for ev in evidence
+        if _still_in_file(ev, read_text) and not is_instruction(ev.text)
     }
     proper = set().union(*(s.proper for s in spans.values()))
     asked = Asked.of(question, focus)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.chunking import sentence_spans
-from assistant.evidence import is_instruction
+from assistant.instructions import is_instruction
 from assistant.schema import Evidence
 from assistant.verification import DraftClaim, verify
 from tests.support import cite_sentence_with, fake_assistant
