@@ -28,7 +28,8 @@ _PATTERNS = (
     # Addressing the assistant itself.
     r"\b(?:to|for|dear) the (?:assistant|ai|model|chatbot|llm|language model)\b",
     r"\b(?:you are now|act as an?|pretend (?:to be|you are)|from now on,? you)\b",
-    r"\b(?:ai|language model|assistant|chatbot)s?,? (?:must|should|shall|will) (?:always|now|never)\b",
+    r"\b(?:ai|language model|assistant|chatbot)s?,? (?:must|should|shall|will) "
+    r"(?:always|now|never)\b",
 )
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
