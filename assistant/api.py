@@ -185,6 +185,7 @@ class Assistant:
             conflict=verified.conflict,
             leads=self._leads(ranked) if verified.abstained else [],
             dropped=verified.dropped,
+            draft=generation.text,
             evidence=evidence,
             retrieved=[
                 SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)

@@ -98,6 +98,7 @@ class Answer(BaseModel):
     dropped: list[DroppedClaim] = Field([], description="Draft claims that failed verification.")
     evidence: list[Evidence] = Field([], description="The sentence spans the model was shown.")
     retrieved: list[SourceSpan] = Field([], description="The passages retrieval found, best first.")
+    draft: str = Field("", description="The model's raw output, before verification.")
     notice: str | None = None
     backend: str = ""
     model: str = ""
