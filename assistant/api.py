@@ -130,6 +130,7 @@ class Assistant:
     def stream(
         self, question: str, history: Sequence[Turn | tuple[str, str]] = ()
     ) -> Iterator[StreamEvent]:
+        from assistant.arithmetic import asks_for_days, day_difference
         from assistant.evidence import select_evidence
         from assistant.generation import Generation, build_messages, generate, parse_claims
         from assistant.verification import focus_terms, verify
@@ -174,6 +175,8 @@ class Assistant:
         verified = verify(
             parse_claims(generation.text), evidence, self.document_text, focus, question
         )
+        if asks_for_days(question) and (days := day_difference(verified.claims)):
+            verified.claims.append(days)  # counted by the program from two verified dates
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started
         answer = Answer(

@@ -15,10 +15,15 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from assistant.backends import Backend, EmbeddedLLM, backend_errors
 from assistant.errors import BackendUnavailableError
-from assistant.schema import Evidence, Turn
-from assistant.verification import DraftClaim
+from assistant.schema import (
+    MAX_CITED,
+    MAX_CLAIMS,
+    MAX_STATEMENT_CHARS,
+    DraftClaim,
+    Evidence,
+    Turn,
+)
 
-MAX_CLAIMS = 4
 MARKER = re.compile(r"\s*\[\d+\]")  # citation markers such as "[1]" in an earlier answer
 
 SCHEMA = {
@@ -35,7 +40,7 @@ SCHEMA = {
                         "type": "array",
                         "items": {"type": "integer"},
                         "minItems": 1,
-                        "maxItems": 3,
+                        "maxItems": MAX_CITED,
                     },
                 },
                 "required": ["statement", "evidence"],
@@ -93,18 +98,22 @@ def parse_claims(text: str) -> list[DraftClaim]:
     """The model's JSON; if it was cut off at the token limit, the complete claims in it."""
     try:
         data = json.loads(text)
-        return [DraftClaim.model_validate(c) for c in data.get("claims", [])][:MAX_CLAIMS]
+        return [
+            DraftClaim(
+                statement=str(c.get("statement", ""))[:MAX_STATEMENT_CHARS],
+                evidence=list(c.get("evidence", []))[:MAX_CITED],
+            )
+            for c in data.get("claims", [])
+        ][:MAX_CLAIMS]
     except (ValueError, AttributeError, TypeError):
         pass
-    claims = []
-    for statement, ids in _CLAIM.findall(text):
-        claims.append(
-            DraftClaim(
-                statement=_unescape(statement)[:400],
-                evidence=[int(i) for i in re.findall(r"\d+", ids)][:4],
-            )
+    return [
+        DraftClaim(
+            statement=_unescape(statement)[:MAX_STATEMENT_CHARS],
+            evidence=[int(i) for i in re.findall(r"\d+", ids)][:MAX_CITED],
         )
-    return claims[:MAX_CLAIMS]
+        for statement, ids in _CLAIM.findall(text)
+    ][:MAX_CLAIMS]
 
 
 @dataclass

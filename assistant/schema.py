@@ -80,6 +80,19 @@ class DroppedClaim(BaseModel):
     reason: str = Field(description="The verification rule that dropped it.")
 
 
+# What the model may write: the JSON schema, the parser and DraftClaim all use these.
+MAX_CLAIMS = 4
+MAX_CITED = 3  # evidence ids per claim
+MAX_STATEMENT_CHARS = 400
+
+
+class DraftClaim(BaseModel):
+    """One statement the model drafts, citing evidence ids (the JSON schema's item)."""
+
+    statement: str = Field(max_length=MAX_STATEMENT_CHARS)
+    evidence: list[int] = Field(max_length=MAX_CITED)
+
+
 class Claim(BaseModel):
     text: str
     citations: list[int] = Field(description="Numbers (1-based) into Answer.citations.")

@@ -19,22 +19,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from pydantic import BaseModel, Field
-
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
-from assistant.schema import Citation, Claim, DroppedClaim, Evidence
+from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
 CONTEXT_CHARS = 300  # how far around a span a name may be found
-
-
-class DraftClaim(BaseModel):
-    """What the model is asked to produce (the JSON schema's item)."""
-
-    statement: str = Field(max_length=400)
-    evidence: list[int] = Field(max_length=4)
 
 
 @dataclass
@@ -200,6 +191,8 @@ def counted_noun(question: str) -> frozenset[str]:
         return frozenset()
     for word in match.group(1).split():
         word = word.lower().split("-")[-1]
+        if word in _TIME_UNITS:
+            return frozenset()  # answered by two dates as well as by a duration
         if word in _PEOPLE:
             return _PEOPLE_STEMS
         if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -209,6 +202,7 @@ def counted_noun(question: str) -> frozenset[str]:
 
 # Counting "people" is answered by a count of civilians, victims, ...
 _PEOPLE = {"people", "persons", "individuals"}
+_TIME_UNITS = {"days", "weeks", "months", "years", "hours"}
 _PEOPLE_STEMS = frozenset(
     stems("people persons civilians victims residents children men women fighters soldiers")
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.schema import Evidence
+from assistant.schema import DraftClaim, Evidence
 from assistant.terms import Terms, numbers
-from assistant.verification import NOT_CARRIED, DraftClaim, focus_terms, verify
+from assistant.verification import NOT_CARRIED, focus_terms, verify
 from tests.support import SEEDS
 
 FILE = "003_52a8f228d6ea1ced.txt"

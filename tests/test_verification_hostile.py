@@ -9,8 +9,8 @@ import pytest
 
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
-from assistant.schema import Evidence
-from assistant.verification import DraftClaim, verify
+from assistant.schema import DraftClaim, Evidence
+from assistant.verification import verify
 from tests.support import cite_sentence_with, fake_assistant
 
 OBSERVATORY = (

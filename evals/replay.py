@@ -1,0 +1,93 @@
+"""Replay verification over the drafts a report recorded, with the current code, in seconds.
+
+    .venv/bin/python evals/replay.py [REPORT.json] [--split dev]
+
+Each case's recorded model draft and evidence go through today's `verify`; the answers are
+scored again and the metrics printed beside the recorded ones, with every verdict that changed.
+Only verification is replayed (retrieval, evidence and the model are as recorded), so this is
+for tuning verification rules on the dev split. Never replay the held-out splits case by case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from assistant.api import ABSTAIN  # noqa: E402
+from assistant.evaluation import (  # noqa: E402
+    ROWS,
+    EvalRun,
+    compute_metrics,
+    format_metric,
+    load_cases,
+    read_previous,
+    score_case,
+)
+from assistant.generation import parse_claims  # noqa: E402
+from assistant.loading import read_document  # noqa: E402
+from assistant.schema import Answer  # noqa: E402
+from assistant.verification import focus_terms, verify  # noqa: E402
+from evals.splits import EVALS, SPLITS  # noqa: E402
+
+
+def replay(run: EvalRun) -> list:  # type: ignore[type-arg]
+    split = SPLITS[run.split]
+    root = split.source_dir()
+    cases = {c.id: c for c in load_cases(split.cases)}
+    texts: dict[str, str] = {}
+
+    def text(file: str) -> str:
+        if file not in texts:
+            texts[file] = read_document(root, file).text
+        return texts[file]
+
+    results = []
+    for old in run.results:
+        case = cases[old.id]
+        passages = [text(p.file)[p.start : p.end] for p in old.retrieved]
+        focus = focus_terms(case.question, passages)
+        verified = verify(parse_claims(old.draft), old.evidence, text, focus, case.question)
+        answer = Answer(
+            question=case.question,
+            text=ABSTAIN if verified.abstained else verified.text(),
+            citations=verified.citations,
+            abstained=verified.abstained,
+            conflict=verified.conflict,
+            dropped=verified.dropped,
+            evidence=old.evidence,
+        )
+        for f in {s.file for s in case.support} | {c.file for c in answer.citations}:
+            text(f)
+        results.append(score_case(case, answer, texts, old.error))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("report", nargs="?", type=Path, default=EVALS / "report.json")
+    parser.add_argument("--split", default="dev")
+    args = parser.parse_args()
+    report = read_previous(args.report)
+    run = next((r for r in report.runs if r.split == args.split), None) if report else None
+    if run is None or not any(r.draft for r in run.results):
+        sys.exit(f"{args.report} has no {args.split} run with recorded drafts")
+    new = replay(run)
+    before, after = compute_metrics(run.results), compute_metrics(new)
+    for name, label, ratio in ROWS[:9]:
+        old_v, new_v = getattr(before, name), getattr(after, name)
+        print(f"{label:<42} {format_metric(old_v, ratio):>8} -> {format_metric(new_v, ratio):>8}")
+    for old, now in zip(run.results, new, strict=True):
+        if old.verdict != now.verdict or old.answer != now.answer:
+            print(
+                f"\n{old.id}: {old.verdict} -> {now.verdict}\n"
+                f"  was: {old.answer}\n  now: {now.answer}"
+            )
+            for d in now.dropped:
+                print(f"  dropped ({d.reason}): {d.text}")
+
+
+if __name__ == "__main__":
+    main()
