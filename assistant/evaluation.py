@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError
 from assistant.loading import read_document
-from assistant.schema import Answer, DroppedClaim, Evidence, Turn
+from assistant.schema import Answer, DroppedClaim, Evidence, SourceSpan, Turn
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -95,6 +95,7 @@ class CaseResult(BaseModel):
     dropped: list[DroppedClaim] = []  # draft claims that failed verification, with the rule
     draft: str = ""  # the model's raw output
     evidence: list[Evidence] = []  # what the model was shown (to replay verification offline)
+    retrieved: list[SourceSpan] = []  # the passages retrieval found
     support_found: bool = True  # every labelled quote was found in its file (else: a bad label)
     retrieved_support: bool | None = None  # a support span overlaps a retrieved passage
     evidence_support: bool | None = None  # a support span overlaps an evidence sentence
@@ -380,6 +381,7 @@ def score_case(
         dropped=answer.dropped,
         draft=answer.draft,
         evidence=answer.evidence,
+        retrieved=answer.retrieved,
         support_found=found_all,
         retrieved_support=(
             _reaches(spans, [(p.file, p.start, p.end) for p in answer.retrieved])
