@@ -15,3 +15,9 @@ class IndexMismatchError(AssistantError):
 
 class BackendUnavailableError(AssistantError):
     pass
+
+
+class DocumentUnavailableError(AssistantError, ValueError):
+    """An indexed document that can no longer be read safely (swapped for a link leaving the
+    folder, a FIFO, unparseable). Also a ValueError: a reader that skips unreadable documents
+    (verification, leads) skips it."""

@@ -5,15 +5,18 @@ Bad files never stop ingestion: each is reported as `Skipped` with a reason a pe
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
 
+from assistant.errors import DocumentUnavailableError
 from assistant.schema import Document, Skipped
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
@@ -116,13 +119,42 @@ def iter_files(root: Path, max_bytes: int) -> Iterator[tuple[Found, bytes] | Ski
         yield data if isinstance(data, Skipped) else (item, data)
 
 
-def read_document(root: Path, file: str) -> Document:
-    """Re-read one indexed document (for verification and the source viewer)."""
+def read_document(root: Path, file: str | Path) -> Document:
+    """Re-read one indexed document (for verification, the source viewer and the evals).
+
+    The path is checked again at every read, because the folder may have changed since it was
+    ingested: what is actually opened must be a regular file inside the corpus folder. A link
+    swapped in that leads out of it, or a FIFO or device, raises `DocumentUnavailableError`.
+    """
+    file = str(file)
+    root = root.resolve()
     path = (root / file).resolve()
-    found = Found(file=file, path=path)
-    result = parse(found, path.read_bytes())
+    outside = DocumentUnavailableError(
+        f"'{file}' now points outside the document folder; it is not shown."
+    )
+    if not path.is_relative_to(root):
+        raise outside
+    # O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOFOLLOW: the last component is
+    # already resolved, so a link appearing there now is a swap made after the check above.
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise outside from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DocumentUnavailableError(
+                f"'{file}' is no longer a regular file; it is not shown."
+            )
+        opened = Path(f"/proc/self/fd/{fd}")
+        if opened.exists() and not Path(os.readlink(opened)).is_relative_to(root):
+            raise outside  # a folder on the way was swapped between the check and the open
+        data = f.read()
+    result = parse(Found(file=file, path=path), data)
     if isinstance(result, Skipped):
-        raise ValueError(f"{file}: {result.reason}")
+        raise DocumentUnavailableError(f"'{file}' can no longer be read: {result.reason}.")
     return result
 
 

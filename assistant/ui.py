@@ -228,10 +228,10 @@ def source_html(
     try:
         span = int(str(start)), int(str(end))
         text = assistant.document_text(str(file))  # refuses anything the index does not name
+    except AssistantError as exc:  # before ValueError: some are both (an unreadable document)
+        return f'<div class="note error">{_e(exc)}</div>'
     except ValueError:
         return '<div class="note error">That citation could not be opened.</div>'
-    except AssistantError as exc:
-        return f'<div class="note error">{_e(exc)}</div>'
     except OSError:
         return f'<div class="note error">{_e(file)} can no longer be read.</div>'
     return render_source(text, str(file), *span, str(label))
