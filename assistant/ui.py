@@ -1,6 +1,7 @@
 """The chat web UI: ask questions, open the passage behind each citation, add documents.
 
-Every answer and source is HTML built here from escaped text. A citation marker or source card
+Every answer and source is HTML built here from escaped text; questions are shown as escaped
+text too (`TextQuestionsChatbot`). A citation marker or source card
 carries its file and character span as JSON in its `value` attribute; one document-level click
 listener (installed by the source panel) sends those to Python, which reads the passage through
 `Assistant.document_text` (indexed files only) and renders it with the span in a <mark>.
@@ -64,8 +65,29 @@ watch("value", () => {
 
 
 # -- rendering (pure functions: text in, escaped HTML out) -------------------------------------
+_CONTROL = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
 def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text as HTML text. Line breaks become character references too: chat messages are one
+    HTML block each, and a blank line would end the block and start Markdown again."""
+    return html.escape(str(text), quote=True).translate(_CONTROL)
+
+
+QUESTION_OPEN, QUESTION_CLOSE = '<div class="question">', "</div>"
+
+
+def render_question(question: str) -> str:
+    """A question as the page shows it: escaped text, never markup."""
+    return QUESTION_OPEN + _e(question).replace("&#10;", "<br>") + QUESTION_CLOSE
+
+
+def question_text(shown: str) -> str:
+    """The inverse of `render_question`, for what the page sends back."""
+    if shown.startswith(QUESTION_OPEN) and shown.endswith(QUESTION_CLOSE):
+        inner = shown[len(QUESTION_OPEN) : -len(QUESTION_CLOSE)]
+        return html.unescape(inner.replace("<br>", "\n"))
+    return shown
 
 
 def _cite_attrs(c: Citation, label: str) -> str:
@@ -110,7 +132,7 @@ def render_answer(answer: Answer) -> str:
             '<span class="hint">Compare the passages below before relying on '
             "one figure.</span></div>"
         )
-    body = re.sub(r"\[(\d+)\]", marker, _e(text)).replace("\n", "<br>")
+    body = re.sub(r"\[(\d+)\]", marker, _e(text)).replace("&#10;", "<br>")
     if answer.abstained:
         parts.append(
             f'<div class="note"><div class="answer-text">{body}</div><span class="hint">'
@@ -324,6 +346,46 @@ def history_turns(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return turns
 
 
+# -- the chat component ---------------------------------------------------------------------------
+class TextQuestionsChatbot(gr.Chatbot):
+    """A Chatbot that shows what the user typed as text.
+
+    Gradio renders every message as (sanitised) HTML, and its sanitiser keeps <img src>, so a
+    question could make the browser fetch a URL. Here user messages are escaped on the way to
+    the page (`render_question`) and unescaped on the way back, so the Python side (history,
+    retry, undo) always holds the typed text. Answers are HTML built by this module from
+    escaped text. Markdown and LaTeX rendering are off: nothing in a message is markup but the
+    tags this module writes.
+    """
+
+    def get_block_name(self) -> str:
+        return "chatbot"  # the same front-end component
+
+    def postprocess(self, value: Any) -> Any:
+        if value is not None:
+            value = [_map_user_text(m, render_question) for m in value]
+        return super().postprocess(value)
+
+    def preprocess(self, payload: Any) -> Any:
+        return [_map_user_text(m, question_text) for m in super().preprocess(payload)]
+
+
+def _map_user_text(message: Any, fn: Any) -> Any:
+    if not isinstance(message, dict) or message.get("role") != "user":
+        return message
+
+    def part(content: Any) -> Any:
+        if isinstance(content, str):
+            return fn(content)
+        if isinstance(content, dict) and content.get("type") == "text":
+            return {**content, "text": fn(str(content.get("text", "")))}
+        return content
+
+    content = message.get("content")
+    mapped = [part(c) for c in content] if isinstance(content, list) else part(content)
+    return {**message, "content": mapped}
+
+
 # -- the app --------------------------------------------------------------------------------------
 def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
@@ -395,11 +457,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             )
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=420):
-                chatbot = gr.Chatbot(
+                chatbot = TextQuestionsChatbot(
                     elem_id="chat",
                     show_label=False,
                     height=620,
                     feedback_options=None,
+                    render_markdown=False,
+                    latex_delimiters=[],
                     placeholder="<b>Ask a question about your documents.</b><br>"
                     "Click a numbered marker in an answer to see its source.",
                 )
