@@ -1,7 +1,7 @@
 """The chat web UI: ask questions, open the passage behind each citation, add documents.
 
 Every answer and source is HTML built here from escaped text; questions are shown as escaped
-text too (`TextQuestionsChatbot`). A citation marker or source card
+text too (`text_questions_chatbot`). A citation marker or source card
 carries its file and character span as JSON in its `value` attribute; one document-level click
 listener (installed by the source panel) sends those to Python, which reads the passage through
 `Assistant.document_text` (indexed files only) and renders it with the span in a <mark>.
@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +347,7 @@ def history_turns(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 # -- the chat component ---------------------------------------------------------------------------
-class TextQuestionsChatbot(gr.Chatbot):
+def text_questions_chatbot(**kwargs: Any) -> gr.Chatbot:
     """A Chatbot that shows what the user typed as text.
 
     Gradio renders every message as (sanitised) HTML, and its sanitiser keeps <img src>, so a
@@ -356,21 +356,27 @@ class TextQuestionsChatbot(gr.Chatbot):
     retry, undo) always holds the typed text. Answers are HTML built by this module from
     escaped text. Markdown and LaTeX rendering are off: nothing in a message is markup but the
     tags this module writes.
+
+    The two conversions are bound to this one instance: a subclass of a Gradio component would
+    make Gradio write a .pyi file beside this module at import time.
     """
+    chat = gr.Chatbot(render_markdown=False, latex_delimiters=[], **kwargs)
+    to_page, from_page = chat.postprocess, chat.preprocess
 
-    def get_block_name(self) -> str:
-        return "chatbot"  # the same front-end component
-
-    def postprocess(self, value: Any) -> Any:
+    def postprocess(value: Any) -> Any:
         if value is not None:
             value = [_map_user_text(m, render_question) for m in value]
-        return super().postprocess(value)
+        return to_page(value)
 
-    def preprocess(self, payload: Any) -> Any:
-        return [_map_user_text(m, question_text) for m in super().preprocess(payload)]
+    def preprocess(payload: Any) -> Any:
+        return [_map_user_text(m, question_text) for m in from_page(payload)]
+
+    chat.postprocess = postprocess  # type: ignore[method-assign]
+    chat.preprocess = preprocess  # type: ignore[method-assign]
+    return chat
 
 
-def _map_user_text(message: Any, fn: Any) -> Any:
+def _map_user_text(message: Any, fn: Callable[[str], str]) -> Any:
     if not isinstance(message, dict) or message.get("role") != "user":
         return message
 
@@ -457,13 +463,11 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             )
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=420):
-                chatbot = TextQuestionsChatbot(
+                chatbot = text_questions_chatbot(
                     elem_id="chat",
                     show_label=False,
                     height=620,
                     feedback_options=None,
-                    render_markdown=False,
-                    latex_delimiters=[],
                     placeholder="<b>Ask a question about your documents.</b><br>"
                     "Click a numbered marker in an answer to see its source.",
                 )
