@@ -172,8 +172,9 @@ class Assistant:
 
         t = time.perf_counter()
         focus = focus_terms(question, [hit.passage.text for hit in ranked])
+        judge = backend.support_judge() if self.settings.support_check else None
         verified = verify(
-            parse_claims(generation.text), evidence, self.document_text, focus, question
+            parse_claims(generation.text), evidence, self.document_text, focus, question, judge
         )
         if asks_for_days(question) and (days := day_difference(verified.claims)):
             verified.claims.append(days)  # counted by the program from two verified dates

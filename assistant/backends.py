@@ -12,6 +12,7 @@ Both take `format=<json schema>` in chat/stream_chat, Ollama's own convention.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -46,6 +47,11 @@ class Backend:
     llm: LLM
     name: str  # "embedded" or "ollama"
     model: str
+
+    def support_judge(self) -> Callable[[Sequence[tuple[str, str]]], list[float]] | None:
+        """The support check, where this backend can read the model's next-token logits (the
+        embedded model; a server's API does not give them)."""
+        return self.llm.support_scores if isinstance(self.llm, EmbeddedLLM) else None
 
 
 # -- embedded llama.cpp ------------------------------------------------------------------------
@@ -136,6 +142,46 @@ class EmbeddedLLM(CustomLLM):
 
         return gen()
 
+    def support_scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """For each (sentence, statement): the model's log-odds of "yes" over "no" to "Does the
+        text say that the statement is true?", read from one forward pass each (no sampling).
+
+        The answer's KV cache is saved before and restored after, so the next question still
+        reuses the cached system prompt; the judge prompts share their own prefix."""
+        import llama_cpp
+        import numpy as np
+
+        llama = self._llama
+        ctx = llama._ctx.ctx
+        saved_n = llama.n_tokens
+        saved_ids = llama.input_ids[:saved_n].copy()
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        saved_kv = (ctypes.c_uint8 * size)()
+        llama_cpp.llama_state_seq_get_data(ctx, saved_kv, size, 0)
+        yes, no = _answer_tokens(llama)
+        scores = []
+        try:
+            llama.n_tokens = 0
+            for sentence, statement in pairs:
+                tokens = llama.tokenize(
+                    _JUDGE.format(text=sentence, statement=statement).encode(),
+                    add_bos=False,
+                    special=True,
+                )
+                shared = _common_prefix(llama.input_ids[: llama.n_tokens], tokens)
+                llama.n_tokens = min(shared, len(tokens) - 1)  # re-read at least one token
+                llama.eval(tokens[llama.n_tokens :])
+                logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(llama.n_vocab(),))
+                scores.append(
+                    float(np.logaddexp.reduce(logits[yes]) - np.logaddexp.reduce(logits[no]))
+                )
+        finally:
+            llama_cpp.llama_memory_seq_rm(llama._ctx.memory, 0, -1, -1)
+            llama_cpp.llama_state_seq_set_data(ctx, saved_kv, size, 0)
+            llama.input_ids[:saved_n] = saved_ids
+            llama.n_tokens = saved_n
+        return scores
+
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         response = self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
@@ -152,6 +198,29 @@ class EmbeddedLLM(CustomLLM):
                 yield CompletionResponse(text=r.message.content or "", delta=r.delta, raw=r.raw)
 
         return gen()
+
+
+# The support check: Qwen's chat format, a constant prefix, then the sentence and the statement.
+_JUDGE = (
+    "<|im_start|>system\nYou check facts. Answer only yes or no.<|im_end|>\n"
+    "<|im_start|>user\nText: {text}\nStatement: {statement}\n"
+    "Does the text say that the statement is true? Answer yes or no.<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+
+
+def _answer_tokens(llama: Any) -> tuple[list[int], list[int]]:
+    first = [llama.tokenize(w.encode(), add_bos=False)[0] for w in ("yes", "Yes", "no", "No")]
+    return first[:2], first[2:]
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _llama_call(fn: Callable[[], T]) -> T:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError
 from assistant.loading import read_document
-from assistant.schema import Answer, DroppedClaim, Evidence, SourceSpan, Turn
+from assistant.schema import Answer, Claim, DroppedClaim, Evidence, SourceSpan, Turn
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -92,6 +92,7 @@ class CaseResult(BaseModel):
     why: str
     error: str | None = None  # the assistant raised instead of answering
     citations: list[ScoredCitation]
+    claims: list[Claim] = []  # the verified claims (with the support check's score)
     dropped: list[DroppedClaim] = []  # draft claims that failed verification, with the rule
     draft: str = ""  # the model's raw output
     evidence: list[Evidence] = []  # what the model was shown (to replay verification offline)
@@ -378,6 +379,7 @@ def score_case(
         why=why,
         error=error,
         citations=citations,
+        claims=answer.claims,
         dropped=answer.dropped,
         draft=answer.draft,
         evidence=answer.evidence,

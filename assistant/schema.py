@@ -78,6 +78,7 @@ class SourceSpan(BaseModel):
 class DroppedClaim(BaseModel):
     text: str
     reason: str = Field(description="The verification rule that dropped it.")
+    support: float | None = Field(None, description="The support check's log-odds, if asked.")
 
 
 # What the model may write: the JSON schema, the parser and DraftClaim all use these.
@@ -96,6 +97,9 @@ class DraftClaim(BaseModel):
 class Claim(BaseModel):
     text: str
     citations: list[int] = Field(description="Numbers (1-based) into Answer.citations.")
+    support: float | None = Field(
+        None, description="The model's log-odds that the cited text states it (support check)."
+    )
 
 
 class Answer(BaseModel):

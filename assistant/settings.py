@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         4096, description="Context window in tokens (llama.cpp n_ctx, Ollama num_ctx)."
     )
     max_answer_tokens: int = Field(384, description="Upper bound on generated tokens per answer.")
+    support_check: bool = Field(
+        True,
+        description="Ask the model whether each cited sentence states its claim (embedded "
+        "backend; one short forward pass a claim) and drop the claims it says no to.",
+    )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
         description="CPU threads for llama.cpp and the encoder (default: available cores).",

@@ -25,6 +25,8 @@ from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
+# The support check's log-odds of "yes" under which a claim is dropped (calibrated on dev).
+SUPPORT_THRESHOLD = float("-inf")
 CONTEXT_CHARS = 300  # how far around a span a name may be found
 
 
@@ -76,7 +78,8 @@ class _Span:
         # A claim's names must be in the span or in the sentence it leans on (a rule that keeps
         # facts of different sentences from being stitched); its figures and dates must be in
         # the span itself.
-        own = evidence.text + " " + leaned_on(document, evidence.start, evidence.text)
+        self.leaned_on = leaned_on(document, evidence.start, evidence.text)
+        own = evidence.text + " " + self.leaned_on
         self.name_words = _word_set(own)
         self.acronyms = acronyms(own)
         # Wider context only tells which capitalised words are names and what the passage is
@@ -116,6 +119,7 @@ NO_NEW_NAME = (
 )
 NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
+JUDGED = "the model, asked whether the cited text states it, said no"
 YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
 
@@ -254,13 +258,19 @@ def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
     return frozenset(t for t in stems(question) if 0 < found_in(t) < len(texts) / 2)
 
 
+Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
+
+
 def verify(
     drafts: Sequence[DraftClaim],
     evidence: Sequence[Evidence],
     read_text: Callable[[str], str],
     focus: frozenset[str] = frozenset(),
     question: str = "",
+    judge: Judge | None = None,
 ) -> Verified:
+    """`judge`, when given, is asked about every claim the lexical rules keep: does its cited
+    text (with the sentence it leans on) state it? A log-odds under SUPPORT_THRESHOLD drops it."""
     spans = {
         ev.id: _Span(ev, read_text(ev.file))
         for ev in evidence
@@ -270,7 +280,7 @@ def verify(
     asked = Asked.of(question, focus)
     common = _common_names(spans.values())
     result = Verified()
-    numbering: dict[tuple[str, int, int], int] = {}
+    kept: list[tuple[str, list[_Span]]] = []
     seen_statements: set[str] = set()
     for draft in drafts:
         # Citation markers the model may copy ("[1]") are not part of the claim.
@@ -287,7 +297,15 @@ def verify(
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             continue
-        chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
+        kept.append((statement, [s for s in chosen if _supports(claim_terms, s)] or chosen))
+    scores: list[float | None] = [None] * len(kept)
+    if judge is not None and kept:
+        scores = list(judge([(_judged_text(chosen), statement) for statement, chosen in kept]))
+    numbering: dict[tuple[str, int, int], int] = {}
+    for (statement, chosen), score in zip(kept, scores, strict=True):
+        if score is not None and score < SUPPORT_THRESHOLD:
+            result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
+            continue
         numbers = []
         for span in chosen:
             ev = span.evidence
@@ -305,9 +323,16 @@ def verify(
                     )
                 )
             numbers.append(numbering[key])
-        result.claims.append(Claim(text=statement, citations=sorted(set(numbers))))
+        result.claims.append(Claim(text=statement, citations=sorted(set(numbers)), support=score))
     result.conflict = _conflicting(result)
     return result
+
+
+def _judged_text(chosen: Sequence[_Span]) -> str:
+    parts = []
+    for span in chosen:
+        parts += [span.leaned_on, span.evidence.text]
+    return " ".join(" ".join(p.split()) for p in parts if p)
 
 
 def _common_names(spans: Collection[_Span]) -> set[str]:

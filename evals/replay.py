@@ -29,11 +29,11 @@ from assistant.evaluation import (  # noqa: E402
 from assistant.generation import parse_claims  # noqa: E402
 from assistant.loading import read_document  # noqa: E402
 from assistant.schema import Answer  # noqa: E402
-from assistant.verification import focus_terms, verify  # noqa: E402
+from assistant.verification import Judge, focus_terms, verify  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
 
 
-def replay(run: EvalRun) -> list:  # type: ignore[type-arg]
+def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[type-arg]
     split = SPLITS[run.split]
     root = split.source_dir()
     cases = {c.id: c for c in load_cases(split.cases)}
@@ -49,7 +49,8 @@ def replay(run: EvalRun) -> list:  # type: ignore[type-arg]
         case = cases[old.id]
         passages = [text(p.file)[p.start : p.end] for p in old.retrieved]
         focus = focus_terms(case.question, passages)
-        verified = verify(parse_claims(old.draft), old.evidence, text, focus, case.question)
+        drafts = parse_claims(old.draft)
+        verified = verify(drafts, old.evidence, text, focus, case.question, judge)
         answer = Answer(
             question=case.question,
             text=ABSTAIN if verified.abstained else verified.text(),
@@ -69,12 +70,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", nargs="?", type=Path, default=EVALS / "report.json")
     parser.add_argument("--split", default="dev")
+    parser.add_argument("--judge", action="store_true", help="run the support check (model)")
     args = parser.parse_args()
     report = read_previous(args.report)
     run = next((r for r in report.runs if r.split == args.split), None) if report else None
     if run is None or not any(r.draft for r in run.results):
         sys.exit(f"{args.report} has no {args.split} run with recorded drafts")
-    new = replay(run)
+    judge = None
+    if args.judge:
+        from assistant.backends import embedded_backend
+        from assistant.settings import Settings
+
+        judge = embedded_backend(Settings()).support_judge()
+    new = replay(run, judge)
     before, after = compute_metrics(run.results), compute_metrics(new)
     for name, label, ratio in ROWS[:9]:
         old_v, new_v = getattr(before, name), getattr(after, name)

@@ -101,3 +101,31 @@ def test_cli_ask_json(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> 
     assert set(data) >= {"text", "citations", "abstained", "backend", "model"}
     result = CliRunner().invoke(cli.main, ["ask", ""])
     assert result.exit_code == 1 and "empty" in result.output
+
+
+ARIHA_SENTENCE = (
+    "For example the attack on November 29th, when Russian warplane fired three missiles into "
+    "a busy public market in Ariha, Idlib province, which causing 49 civilians killed."
+)
+
+
+def test_support_check_tells_a_stated_claim_from_a_shifted_one(assistant: Assistant) -> None:
+    judge = assistant.backend.support_judge()
+    assert judge is not None
+    stated, shifted = judge(
+        [
+            (ARIHA_SENTENCE, "49 civilians were killed in the Ariha market attack."),
+            (ARIHA_SENTENCE, "49 civilians were injured in the Ariha market attack."),
+        ]
+    )
+    assert stated > shifted + 1.0
+
+
+def test_support_check_leaves_the_next_answer_unchanged(assistant: Assistant) -> None:
+    question = "How many witnesses did Amnesty interview?"
+    first = assistant.ask(question)
+    judge = assistant.backend.support_judge()
+    assert judge is not None
+    judge([(ARIHA_SENTENCE, "Three missiles hit the market.")])
+    again = assistant.ask(question)
+    assert again.draft == first.draft  # the saved KV cache was restored exactly
