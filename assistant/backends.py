@@ -338,12 +338,18 @@ def ollama_errors(host: str, model: str) -> Iterator[None]:
     try:
         yield
     except ollama.ResponseError as exc:
+        if (other := not_ollama(host)) is not None:
+            raise BackendUnavailableError(other) from exc
         if exc.status_code == 404 or "not found" in str(exc.error).lower():
             raise BackendUnavailableError(
                 f"Ollama at {host} has no model '{model}'; run `ollama pull {model}`."
             ) from exc
+        said = " ".join(str(exc.error).split())[:200]
+        raise BackendUnavailableError(f"Ollama at {host} answered with an error: {said}.") from exc
+    except json.JSONDecodeError as exc:  # a reply that is not Ollama's JSON lines
         raise BackendUnavailableError(
-            f"Ollama at {host} answered with an error: {exc.error}."
+            not_ollama(host)
+            or f"Ollama at {host} sent a reply that is not JSON; check the server's log."
         ) from exc
     except httpx.TimeoutException as exc:
         raise BackendUnavailableError(
@@ -360,6 +366,29 @@ def ollama_errors(host: str, model: str) -> Iterator[None]:
             f"The connection to Ollama at {host} broke off mid-answer; check the server's log "
             "and ask again."
         ) from exc
+
+
+def not_ollama(host: str) -> str | None:
+    """Why the server at `host` is not Ollama, asked at /api/version (Ollama answers JSON with
+    a version), or None when it is Ollama or cannot be asked. The page it sent is never shown."""
+    import httpx
+
+    url = host if "://" in host else f"http://{host}"
+    try:
+        reply = httpx.get(url.rstrip("/") + "/api/version", timeout=5.0)
+    except httpx.HTTPError:
+        return None
+    try:
+        is_ollama = reply.status_code == 200 and "version" in reply.json()
+    except (ValueError, TypeError):
+        is_ollama = False
+    if is_ollama:
+        return None
+    kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    return (
+        f"{host} answered, but it is not an Ollama server (HTTP {reply.status_code}, {kind}); "
+        "check ASSISTANT_OLLAMA_HOST."
+    )
 
 
 def backend_errors(backend: Backend) -> AbstractContextManager[None]:

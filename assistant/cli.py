@@ -25,28 +25,32 @@ errors = Console(stderr=True)
 
 
 def friendly_errors(fn: F) -> F:
-    """A user sees one sentence and a non-zero exit, never a stack trace."""
+    """A user sees one sentence and a non-zero exit, never a stack trace. Every failure a user
+    can act on is an AssistantError (bad settings give one sentence per setting, one a line)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except AssistantError as exc:
-            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
-            sys.exit(1)
-        except FileNotFoundError as exc:
-            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            print_error(exc)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
+def print_error(exc: AssistantError) -> None:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        # soft_wrap: a long path must not break the sentence over several lines
+        errors.print(f"[bold red]Error:[/] {escape(line)}", soft_wrap=True)
+
+
 def make_assistant(backend: str | None = None) -> Any:
     from assistant.api import Assistant
-    from assistant.settings import Settings
+    from assistant.settings import load_settings
 
     overrides: dict[str, Any] = {"backend": backend} if backend else {}
-    return Assistant(Settings(**overrides))
+    return Assistant(load_settings(**overrides))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,7 +183,7 @@ def chat(backend: str | None) -> None:
         try:
             answer = assistant.ask(question, history)
         except AssistantError as exc:
-            errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            print_error(exc)
             continue
         print_answer(answer)
         history.append(Turn(question=answer.question, answer=answer.text))
@@ -229,11 +233,12 @@ def weights() -> None:
 
 
 @main.command()
+@friendly_errors
 def settings() -> None:
     """List every setting with its value and description."""
-    from assistant.settings import Settings
+    from assistant.settings import Settings, load_settings
 
-    current = Settings()
+    current = load_settings()
     table = Table("setting (ASSISTANT_*)", "value", "description")
     for name, field in Settings.model_fields.items():
         value = getattr(current, name)

@@ -13,6 +13,22 @@ class IndexMismatchError(AssistantError):
     pass
 
 
+class IndexUnavailableError(AssistantError):
+    """The index folder cannot be used: missing, not a folder, unwritable, full, damaged."""
+
+
+class IndexReadOnlyError(IndexUnavailableError):
+    pass
+
+
+class CorpusNotFoundError(AssistantError, FileNotFoundError):
+    pass
+
+
+class SettingsError(AssistantError):
+    """One sentence per bad setting, one per line."""
+
+
 class BackendUnavailableError(AssistantError):
     pass
 

@@ -9,6 +9,7 @@ index usable.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -18,13 +19,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from assistant.errors import IndexLockedError, IndexMismatchError
+from assistant.errors import (
+    AssistantError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexReadOnlyError,
+    IndexUnavailableError,
+)
 from assistant.schema import IndexStats, Passage
 from assistant.settings import Settings
 
@@ -76,6 +82,98 @@ class Manifest(BaseModel):
         return None
 
 
+# -- errors: one sentence about the index folder --------------------------------------------------
+READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+@contextmanager
+def index_errors(index_dir: Path) -> Iterator[None]:
+    """Failures of the index folder (OS or Chroma) as one sentence saying what to do. An OSError
+    about a file elsewhere (a document, a model) is left alone."""
+    try:
+        yield
+    except AssistantError:
+        raise
+    except OSError as exc:
+        if exc.filename is not None and not _inside(exc.filename, index_dir):
+            raise
+        raise os_error_sentence(index_dir, exc) from exc
+    except Exception as exc:
+        from chromadb.errors import ChromaError
+
+        if not isinstance(exc, ChromaError):
+            raise
+        raise chroma_error_sentence(index_dir, exc) from exc
+
+
+def _inside(filename: str | bytes | os.PathLike[Any], folder: Path) -> bool:
+    path = Path(os.path.abspath(os.fsdecode(filename)))
+    return path.is_relative_to(os.path.abspath(folder))
+
+
+def read_only(index_dir: Path) -> IndexReadOnlyError:
+    return IndexReadOnlyError(
+        f"The index folder {index_dir} is read-only; make it writable, or set "
+        "ASSISTANT_INDEX_DIR to a folder you can write."
+    )
+
+
+def os_error_sentence(index_dir: Path, exc: OSError) -> IndexUnavailableError:
+    if exc.errno in READ_ONLY:
+        return read_only(index_dir)
+    if exc.errno in FULL:
+        return IndexUnavailableError(
+            f"The disk holding the index folder {index_dir} is full; free some space and try again."
+        )
+    if exc.errno == errno.EEXIST or (exc.errno == errno.ENOTDIR and index_dir.is_file()):
+        why = "it is a file, not a folder"
+    elif exc.errno == errno.ENOTDIR:
+        why = "a part of its path is a file, not a folder"
+    else:
+        why = (exc.strerror or type(exc).__name__).lower()
+    return IndexUnavailableError(
+        f"The index folder {index_dir} cannot be used ({why}); set ASSISTANT_INDEX_DIR to a "
+        "folder you can write."
+    )
+
+
+def chroma_error_sentence(index_dir: Path, exc: Exception) -> IndexUnavailableError:
+    text = str(exc)
+    if "readonly database" in text or "read-only" in text.lower():
+        return read_only(index_dir)
+    first = " ".join(text.split())[:160] or type(exc).__name__
+    return IndexUnavailableError(
+        f"Chroma cannot use the index in {index_dir} ({first}); check the folder, or rebuild "
+        "the index with `assistant ingest --rebuild`."
+    )
+
+
+# Chroma keeps one shared "system" per folder per process. When the folder is deleted (or
+# replaced) under it, that system keeps writing into the deleted files, so each folder's
+# identity is remembered and a changed one gets a new system.
+_CHROMA_OPENED: dict[str, tuple[int, int] | None] = {}
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _forget_chroma(key: str) -> None:
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    # Private to chromadb (1.5): there is no public way to drop one folder's shared system.
+    system = SharedSystemClient._identifier_to_system.pop(key, None)
+    SharedSystemClient._identifier_to_refcount.pop(key, None)
+    if system is not None:
+        with contextlib.suppress(Exception):
+            system.stop()
+
+
 def encoder_id_for(settings: Settings) -> str:
     """The id an encoder will report, known without loading it."""
     from assistant.embedding import MiniLMEncoder
@@ -112,13 +210,25 @@ class IndexStore:
         self.dir = settings.index_dir
         self.manifest_path = self.dir / "manifest.json"
         self.marker_path = self.dir / "ingest-in-progress"
+        self._chroma: dict[str, Any] = {}  # client, collection, vector_store, identity
+        self._had_manifest = False
 
     # -- manifest -------------------------------------------------------------------------
     def read_manifest(self) -> Manifest | None:
+        with index_errors(self.dir):
+            try:
+                text = self.manifest_path.read_text()
+            except FileNotFoundError:
+                return None
         try:
-            return Manifest.model_validate_json(self.manifest_path.read_text())
-        except FileNotFoundError:
-            return None
+            manifest = Manifest.model_validate_json(text)
+        except ValueError:
+            raise IndexUnavailableError(
+                f"The index manifest {self.manifest_path} is damaged; rebuild the index with "
+                "`assistant ingest --rebuild`."
+            ) from None
+        self._had_manifest = True
+        return manifest
 
     def write_manifest(self, manifest: Manifest) -> None:
         tmp = self.manifest_path.with_suffix(".json.tmp")
@@ -130,6 +240,11 @@ class IndexStore:
 
     def require_manifest(self) -> Manifest:
         manifest = self.read_manifest()
+        if manifest is None and self._had_manifest and not self.dir.exists():
+            raise IndexUnavailableError(
+                f"The index folder {self.dir} is missing; run `assistant ingest DIR` (or add "
+                "documents) to build it again."
+            )
         if manifest is None or not manifest.files:
             raise IndexMismatchError(
                 f"The index in {self.dir} is empty; run `assistant ingest DIR` to build it."
@@ -143,40 +258,72 @@ class IndexStore:
         return manifest
 
     # -- Chroma ---------------------------------------------------------------------------
-    @cached_property
+    @property
     def client(self) -> Any:
+        """The Chroma client: a server's, or the folder's own, reopened when the folder was
+        deleted or replaced since it was opened."""
+        if self.settings.chroma_host:
+            if "client" not in self._chroma:
+                self._chroma["client"] = self._http_client()
+            return self._chroma["client"]
+        path = self.dir / "chroma"
+        key = str(path)
+        if self._chroma and self._chroma.get("identity") != _identity(path):
+            self._chroma.clear()  # gone or replaced: the cached client writes into the void
+        if not self._chroma:
+            if key in _CHROMA_OPENED and _CHROMA_OPENED[key] != _identity(path):
+                _forget_chroma(key)
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            with index_errors(self.dir):
+                self.dir.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(
+                    path=key, settings=ChromaSettings(anonymized_telemetry=False)
+                )
+            _CHROMA_OPENED[key] = _identity(path)
+            self._chroma = {"client": client, "identity": _CHROMA_OPENED[key]}
+        return self._chroma["client"]
+
+    def _http_client(self) -> Any:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if self.settings.chroma_host:
-            try:
-                return chromadb.HttpClient(
-                    host=self.settings.chroma_host,
-                    port=self.settings.chroma_port,
-                    settings=chroma_settings,
-                )
-            except Exception as exc:
-                from assistant.errors import BackendUnavailableError
+        try:
+            return chromadb.HttpClient(
+                host=self.settings.chroma_host or "",
+                port=self.settings.chroma_port,
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        except Exception as exc:
+            from assistant.errors import BackendUnavailableError
 
-                raise BackendUnavailableError(
-                    f"No Chroma server answers at {self.settings.chroma_host}:"
-                    f"{self.settings.chroma_port}; start it with `chroma run --path DIR "
-                    f"--host 127.0.0.1 --port {self.settings.chroma_port}` or unset "
-                    f"ASSISTANT_CHROMA_HOST ({type(exc).__name__})."
-                ) from exc
-        self.dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=chroma_settings)
+            raise BackendUnavailableError(
+                f"No Chroma server answers at {self.settings.chroma_host}:"
+                f"{self.settings.chroma_port}; start it with `chroma run --path DIR "
+                f"--host 127.0.0.1 --port {self.settings.chroma_port}` or unset "
+                f"ASSISTANT_CHROMA_HOST ({type(exc).__name__})."
+            ) from exc
 
-    @cached_property
+    @property
     def collection(self) -> Any:
-        return self.client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
+        client = self.client  # first: it may drop a stale cache
+        if "collection" not in self._chroma:
+            with index_errors(self.dir):
+                self._chroma["collection"] = client.get_or_create_collection(
+                    COLLECTION, metadata={"hnsw:space": "cosine"}
+                )
+        return self._chroma["collection"]
 
-    @cached_property
+    @property
     def vector_store(self) -> ChromaVectorStore:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        collection = self.collection
+        if "vector_store" not in self._chroma:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        return ChromaVectorStore(chroma_collection=self.collection)
+            self._chroma["vector_store"] = ChromaVectorStore(chroma_collection=collection)
+        store: ChromaVectorStore = self._chroma["vector_store"]
+        return store
 
     def stored_ids(self) -> set[str]:
         return set(self.collection.get(include=[])["ids"])
@@ -190,8 +337,8 @@ class IndexStore:
         # chroma raises different types across versions when the collection is absent
         with contextlib.suppress(Exception):
             self.client.delete_collection(COLLECTION)
-        self.__dict__.pop("collection", None)
-        self.__dict__.pop("vector_store", None)
+        self._chroma.pop("collection", None)
+        self._chroma.pop("vector_store", None)
         for old in self.dir.glob("bm25-*"):
             shutil.rmtree(old, ignore_errors=True)
 
@@ -224,7 +371,10 @@ class IndexStore:
     # -- stats ----------------------------------------------------------------------------
     def stats(self) -> IndexStats:
         manifest = self.read_manifest()
-        size = sum(p.stat().st_size for p in self.dir.rglob("*") if p.is_file())
+        size = 0
+        for p in self.dir.rglob("*"):
+            with contextlib.suppress(OSError):  # a file an ingestion is replacing right now
+                size += p.stat().st_size if p.is_file() else 0
         return IndexStats(
             index_dir=str(self.dir),
             corpus_dir=manifest.corpus_dir if manifest else None,
@@ -239,9 +389,10 @@ class IndexStore:
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         """One writer at a time; a second one is told who holds the lock, at once."""
-        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / "writer.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        with index_errors(self.dir):
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from assistant.chunking import chunk
 from assistant.embedding import Encoder
-from assistant.index import FileEntry, IndexStore, Manifest, passage_to_node
+from assistant.errors import CorpusNotFoundError
+from assistant.index import FileEntry, IndexStore, Manifest, index_errors, passage_to_node
 from assistant.loading import iter_files, parse
 from assistant.schema import IngestReport, Passage, Skipped
 from assistant.settings import Settings
@@ -42,9 +43,24 @@ def ingest(
     store = IndexStore(settings)
     report = IngestReport()
     if not corpus_dir.is_dir():
-        raise FileNotFoundError(
+        raise CorpusNotFoundError(
             f"The folder {corpus_dir} does not exist; pass a folder of documents."
         )
+    with index_errors(settings.index_dir):
+        _ingest(settings, store, report, corpus_dir, encoder_factory, rebuild, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest(
+    settings: Settings,
+    store: IndexStore,
+    report: IngestReport,
+    corpus_dir: Path,
+    encoder_factory: Callable[[], Encoder],
+    rebuild: bool,
+    progress: Progress | None,
+) -> None:
     with store.writer_lock():
         from assistant.index import encoder_id_for
 
@@ -95,8 +111,7 @@ def ingest(
         report.removed = sorted(f for f in manifest.files if f not in kept)
         dirty = bool(changed or report.removed or store.marker_path.exists() or rebuild)
         if not dirty:
-            report.seconds = time.perf_counter() - started
-            return report
+            return
 
         store.marker_path.write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
         stored = store.stored_ids()
@@ -122,8 +137,6 @@ def ingest(
         store.marker_path.unlink(missing_ok=True)
         if progress:
             progress("keyword index", 1, 1)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _embed_and_store(

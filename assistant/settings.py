@@ -6,16 +6,22 @@ Each field's description is its documentation (`assistant settings` prints them)
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
-from pydantic import Field
+import annotated_types
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from assistant.errors import SettingsError
 
 
 def _default_model_dir() -> Path:
@@ -38,11 +44,14 @@ class Settings(BaseSettings):
         description="Cache folder for verified model weights (filled by `make setup`).",
     )
     max_file_mb: float = Field(
-        20.0, description="Files larger than this are skipped when ingesting."
+        20.0, gt=0, description="Files larger than this are skipped when ingesting."
     )
-    chunk_tokens: int = Field(160, description="Target passage length in encoder tokens.")
+    chunk_tokens: int = Field(160, gt=0, description="Target passage length in encoder tokens.")
     chunk_overlap_tokens: int = Field(
-        24, description="Tokens of trailing sentences repeated at the start of the next passage."
+        24,
+        ge=0,
+        validate_default=True,  # checked against chunk_tokens even when left at its default
+        description="Tokens of trailing sentences repeated at the start of the next passage.",
     )
     encoder: str = Field(
         "minilm",
@@ -52,15 +61,18 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset means embedded Chroma in `index_dir`."
     )
-    chroma_port: int = Field(8000, description="Chroma server port (with `chroma_host`).")
+    chroma_port: int = Field(
+        8000, gt=0, le=65535, description="Chroma server port (with `chroma_host`)."
+    )
 
     # Retrieval and evidence
-    top_k: int = Field(6, description="Passages kept after fusing dense and BM25 results.")
+    top_k: int = Field(6, gt=0, description="Passages kept after fusing dense and BM25 results.")
     evidence_sentences: int = Field(
-        6, description="Most sentence spans given to the model as evidence."
+        6, gt=0, description="Most sentence spans given to the model as evidence."
     )
     evidence_tokens: int = Field(
         200,
+        gt=0,
         description="Token budget for the evidence: prompt length sets the answer latency on a "
         "CPU (about 100 prompt tokens/s on 2 cores).",
     )
@@ -81,9 +93,11 @@ class Settings(BaseSettings):
         description="Ollama's model store, for `embedded_model = ollama:NAME`.",
     )
     context_window: int = Field(
-        4096, description="Context window in tokens (llama.cpp n_ctx, Ollama num_ctx)."
+        4096, gt=0, description="Context window in tokens (llama.cpp n_ctx, Ollama num_ctx)."
     )
-    max_answer_tokens: int = Field(384, description="Upper bound on generated tokens per answer.")
+    max_answer_tokens: int = Field(
+        384, gt=0, description="Upper bound on generated tokens per answer."
+    )
     support_check: bool = Field(
         True,
         description="Ask the model whether each cited sentence states its claim (embedded "
@@ -91,6 +105,7 @@ class Settings(BaseSettings):
     )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
+        gt=0,
         description="CPU threads for llama.cpp and the encoder (default: available cores).",
     )
     ollama_host: str = Field(
@@ -98,15 +113,43 @@ class Settings(BaseSettings):
         description="Ollama server URL.",
     )
     ollama_model: str = Field("qwen2.5:1.5b", description="Model name on the Ollama server.")
-    ollama_timeout_s: float = Field(120.0, description="Seconds to wait for an Ollama response.")
+    ollama_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds to wait for an Ollama response."
+    )
     ollama_keep_alive: str = Field("10m", description="How long Ollama keeps the model loaded.")
 
     # Questions and the UI
-    max_question_chars: int = Field(2000, description="Longer questions are cut, with a notice.")
+    max_question_chars: int = Field(
+        2000, gt=0, description="Longer questions are cut, with a notice."
+    )
     upload_types: list[str] = Field(
         [".txt", ".md", ".html", ".htm", ".pdf"],
         description="File types the UI accepts for upload.",
     )
+
+    @field_validator("chunk_overlap_tokens")
+    @classmethod
+    def _overlap_below_chunk(cls, value: int, info: ValidationInfo) -> int:
+        chunk = info.data.get("chunk_tokens")
+        if chunk is not None and value >= chunk:
+            raise ValueError(
+                f"is not valid: use fewer tokens than ASSISTANT_CHUNK_TOKENS ({chunk})"
+            )
+        return value
+
+    @field_validator("encoder")
+    @classmethod
+    def _known_encoder(cls, value: str) -> str:
+        if value != "minilm" and not re.fullmatch(r"ollama:\S+", value):
+            raise ValueError("is not valid: use minilm or ollama:NAME")
+        return value
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _host_url(cls, value: str) -> str:
+        if not _is_host_url(value):
+            raise ValueError("is malformed: use a URL such as http://127.0.0.1:11434")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -122,3 +165,67 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+def _is_host_url(value: str) -> bool:
+    """http(s)://host[:port][/path], or host[:port] as Ollama's own OLLAMA_HOST allows."""
+    if "://" not in value:
+        return re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?/?", value) is not None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings, or a SettingsError with one sentence (one line) per bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError("\n".join(_sentence(error) for error in exc.errors())) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"assistant.toml is not valid TOML ({exc}); fix it or remove it."
+        ) from None
+
+
+def _sentence(error: Any) -> str:
+    name = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "extra_forbidden":
+        return f"'{name}' is not a setting; `assistant settings` lists them."
+    shown = f"ASSISTANT_{name.upper()}={error['input']!r}"
+    if error["type"] == "value_error":
+        return f"{shown} {error['ctx']['error']}."
+    return f"{shown} is not valid: {_expected(name)}."
+
+
+def _expected(name: str) -> str:
+    """What a field takes, in words, from its type and bounds."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return "see `assistant settings`"
+    kind = field.annotation
+    if get_origin(kind) is Literal:
+        return "use one of " + ", ".join(str(a) for a in get_args(kind))
+    if kind is bool:
+        return "use true or false"
+    if kind not in (int, float):
+        return "see `assistant settings`"
+    words = {
+        annotated_types.Gt: ("greater than", "gt"),
+        annotated_types.Ge: ("of at least", "ge"),
+        annotated_types.Lt: ("less than", "lt"),
+        annotated_types.Le: ("at most", "le"),
+    }
+    bounds = [
+        f"{words[type(m)][0]} {getattr(m, words[type(m)][1])}"
+        for m in field.metadata
+        if type(m) in words
+    ]
+    return (
+        "use "
+        + ("a whole number" if kind is int else "a number")
+        + "".join(f" {b}" if i == 0 else f" and {b}" for i, b in enumerate(bounds))
+    )

@@ -24,7 +24,7 @@ import gradio as gr
 from assistant.api import Assistant
 from assistant.errors import AssistantError
 from assistant.schema import Answer, Citation, IngestReport
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def render_source(text: str, file: str, start: int, end: int, label: str) -> str
 def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
     try:
         stats = assistant.index_stats()
-    except (AssistantError, OSError, ValueError) as exc:
+    except AssistantError as exc:
         return f'<div class="status"><span class="warn">Index unavailable: {_e(exc)}</span></div>'
     if stats.files:
         library = (
@@ -260,8 +260,8 @@ def source_html(
 
 
 # -- uploads --------------------------------------------------------------------------------------
-class UploadRejected(ValueError):
-    pass
+class UploadRejected(AssistantError, ValueError):
+    """One upload refused, with the reason; the others still go in."""
 
 
 def safe_name(original: str) -> str:
@@ -286,11 +286,20 @@ def store_upload(src: Path, original: str, settings: Settings) -> str:
         raise UploadRejected(
             f"file type '{suffix or '(none)'}' is not accepted (allowed: {', '.join(allowed)})"
         )
-    size = src.stat().st_size
-    if size > settings.max_file_bytes:
+    try:
+        size = src.stat().st_size
+        if size > settings.max_file_bytes:
+            raise UploadRejected(
+                f"too large ({size / 1e6:.1f} MB; the limit is {settings.max_file_mb:g} MB)"
+            )
+        return _store(src, name, suffix, settings)
+    except OSError as exc:
         raise UploadRejected(
-            f"too large ({size / 1e6:.1f} MB; the limit is {settings.max_file_mb:g} MB)"
-        )
+            f"cannot be saved in the document folder ({exc.strerror or type(exc).__name__})"
+        ) from exc
+
+
+def _store(src: Path, name: str, suffix: str, settings: Settings) -> str:
     data = src.read_bytes()
     corpus = settings.corpus_dir.resolve()
     corpus.mkdir(parents=True, exist_ok=True)
@@ -313,7 +322,7 @@ def _hint(assistant: Assistant) -> str:
     """The error sentences name CLI commands; in the UI an empty library has a nearer fix."""
     try:
         empty = assistant.index_stats().files == 0
-    except (AssistantError, OSError, ValueError):
+    except AssistantError:
         empty = False
     return "Add documents with “Add documents” on the right." if empty else ""
 
@@ -438,7 +447,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             original = Path(path).name  # Gradio keeps the uploaded name as the temp file's name
             try:
                 saved[store_upload(Path(path), original, settings)] = original
-            except (UploadRejected, OSError) as exc:
+            except UploadRejected as exc:
                 rejected.append((original, str(exc)))
         report = None
         if saved:
@@ -448,7 +457,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
             try:
                 report = assistant.ingest(progress=on_progress)  # incremental: changed files only
-            except (AssistantError, OSError) as exc:
+            except AssistantError as exc:
                 return render_error(str(exc)), render_status(assistant), None
         return render_ingest(saved, rejected, report), render_status(assistant), None
 
@@ -578,4 +587,10 @@ def serve(
 
 def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
     check_exposure(host, auth)  # before loading anything
-    serve(Assistant(), host, port, auth)  # settings: defaults, assistant.toml, ASSISTANT_*
+    try:
+        settings = load_settings()  # defaults, assistant.toml, ASSISTANT_*
+    except AssistantError as exc:
+        for line in str(exc).splitlines():
+            print(f"Error: {line}", file=sys.stderr)
+        sys.exit(1)
+    serve(Assistant(settings), host, port, auth)
