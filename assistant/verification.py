@@ -27,7 +27,11 @@ from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 MIN_CONTENT_OVERLAP = 0.5
 # The support check's log-odds of "yes" under which a claim is dropped (calibrated on dev).
 SUPPORT_THRESHOLD = float("-inf")
-CONTEXT_CHARS = 300  # how far around a span a name may be found
+CONTEXT_CHARS = 300  # how far around a span the focus check and name detection look
+# Rules that can be switched off, one at a time, for ablation studies (evals/replay.py):
+# "names-in-sentence" (else names may come from CONTEXT_CHARS around the span, as before),
+# "yes-no" (restated question words must be cited), "instructions", "judge" (support check).
+ABLATED: set[str] = set()
 
 
 @dataclass
@@ -80,6 +84,8 @@ class _Span:
         # the span itself.
         self.leaned_on = leaned_on(document, evidence.start, evidence.text)
         own = evidence.text + " " + self.leaned_on
+        if "names-in-sentence" in ABLATED:
+            own = document[max(0, evidence.start - CONTEXT_CHARS) : evidence.end + CONTEXT_CHARS]
         self.name_words = _word_set(own)
         self.acronyms = acronyms(own)
         # Wider context only tells which capitalised words are names and what the passage is
@@ -132,7 +138,7 @@ def _off_the_question(
     around its spans must touch at least one distinctive word of the question."""
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
         return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
-    if asked.yes_no and asked.terms is not None:
+    if asked.yes_no and asked.terms is not None and "yes-no" not in ABLATED:
         # "Yes, the harbour is closed." restates the question: what it restates must be cited,
         # or any sentence about the harbour would ground it.
         cited = set().union(*(s.terms.stems for s in spans))
@@ -274,7 +280,8 @@ def verify(
     spans = {
         ev.id: _Span(ev, read_text(ev.file))
         for ev in evidence
-        if _still_in_file(ev, read_text) and not is_instruction(ev.text)
+        if _still_in_file(ev, read_text)
+        and ("instructions" in ABLATED or not is_instruction(ev.text))
     }
     proper = set().union(*(s.proper for s in spans.values()))
     asked = Asked.of(question, focus)
@@ -299,7 +306,7 @@ def verify(
             continue
         kept.append((statement, [s for s in chosen if _supports(claim_terms, s)] or chosen))
     scores: list[float | None] = [None] * len(kept)
-    if judge is not None and kept:
+    if judge is not None and kept and "judge" not in ABLATED:
         scores = list(judge([(_judged_text(chosen), statement) for statement, chosen in kept]))
     numbering: dict[tuple[str, int, int], int] = {}
     for (statement, chosen), score in zip(kept, scores, strict=True):

@@ -16,7 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from assistant import verification  # noqa: E402
 from assistant.api import ABSTAIN  # noqa: E402
+from assistant.arithmetic import asks_for_days, day_difference  # noqa: E402
 from assistant.evaluation import (  # noqa: E402
     ROWS,
     EvalRun,
@@ -51,6 +53,12 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
         focus = focus_terms(case.question, passages)
         drafts = parse_claims(old.draft)
         verified = verify(drafts, old.evidence, text, focus, case.question, judge)
+        if (
+            "arithmetic" not in verification.ABLATED
+            and asks_for_days(case.question)
+            and (days := day_difference(verified.claims))
+        ):
+            verified.claims.append(days)
         answer = Answer(
             question=case.question,
             text=ABSTAIN if verified.abstained else verified.text(),
@@ -71,7 +79,10 @@ def main() -> None:
     parser.add_argument("report", nargs="?", type=Path, default=EVALS / "report.json")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--judge", action="store_true", help="run the support check (model)")
+    parser.add_argument("--ablate", action="append", default=[], help="a rule to switch off")
+    parser.add_argument("--totals", action="store_true", help="metrics only, no cases")
     args = parser.parse_args()
+    verification.ABLATED.update(args.ablate)
     report = read_previous(args.report)
     run = next((r for r in report.runs if r.split == args.split), None) if report else None
     if run is None or not any(r.draft for r in run.results):
@@ -87,6 +98,8 @@ def main() -> None:
     for name, label, ratio in ROWS[:9]:
         old_v, new_v = getattr(before, name), getattr(after, name)
         print(f"{label:<42} {format_metric(old_v, ratio):>8} -> {format_metric(new_v, ratio):>8}")
+    if args.totals or args.split != "dev":
+        return  # held-out splits: totals only
     for old, now in zip(run.results, new, strict=True):
         if old.verdict != now.verdict or old.answer != now.answer:
             print(
