@@ -193,14 +193,29 @@ def chat(backend: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7860, show_default=True, type=int)
 @click.option(
-    "--auth", default=None, help="USER:PASS; required with a --host other than 127.0.0.1."
+    "--auth-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A file only you can read (chmod 600) holding one line USER:PASSWORD, the password "
+    "at least 12 characters; required with a --host other than 127.0.0.1.",
 )
+@click.option("--auth", default=None, hidden=True)  # refused: argv is visible in `ps`
 @friendly_errors
-def ui(host: str, port: int, auth: str | None) -> None:
-    """Start the chat web UI (http://127.0.0.1:7860 by default)."""
+def ui(host: str, port: int, auth_file: Path | None, auth: str | None) -> None:
+    """Start the chat web UI (http://127.0.0.1:7860 by default).
+
+    To serve beyond this machine, write one line USER:PASSWORD (12 characters or more) to a
+    file with an editor (not `echo`, which leaves it in your shell history), then:
+
+    \b
+      chmod 600 ~/.assistant-ui-auth
+      assistant ui --host 0.0.0.0 --auth-file ~/.assistant-ui-auth
+
+    Each wrong password makes the next attempt for that name wait twice as long (up to 4 s).
+    """
     from assistant.ui import launch
 
-    launch(host=host, port=port, auth=auth)
+    launch(host=host, port=port, auth_file=auth_file, auth=auth)
 
 
 @main.command(name="eval")

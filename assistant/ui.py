@@ -9,15 +9,17 @@ listener (installed by the source panel) sends those to Python, which reads the 
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import html
 import json
 import logging
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gradio as gr
 
@@ -530,41 +532,91 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 
 # -- serving --------------------------------------------------------------------------------------
-def check_exposure(host: str, auth: str | None) -> tuple[str, str] | None:
-    """Refuse (exit 2) to serve beyond this machine without a password; parse USER:PASS."""
-    credentials = None
-    if auth is not None:
-        user, sep, password = auth.partition(":")
-        if not (sep and user and password):
-            print("The --auth value must be USER:PASS (both parts non-empty).", file=sys.stderr)
-            sys.exit(2)
-        credentials = (user, password)
+MIN_PASSWORD = 12
+Credentials = tuple[str, str]
+PasswordCheck = Callable[[str, str], Awaitable[bool]]
+
+
+def _refuse(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
+def check_exposure(host: str, credentials: Credentials | None) -> None:
+    """Refuse (exit 2) to serve beyond this machine without a password."""
     if host not in LOCAL_HOSTS and credentials is None:
-        print(
-            f"Refusing to serve on {host} without a password: add --auth USER:PASS, or use "
-            "--host 127.0.0.1 to keep the UI on this machine.",
-            file=sys.stderr,
+        _refuse(
+            f"Refusing to serve on {host} without a password: add --auth-file FILE (a file "
+            "only you can read holding USER:PASSWORD), or use --host 127.0.0.1 to keep the UI "
+            "on this machine."
         )
-        sys.exit(2)
-    return credentials
+
+
+def load_credentials(path: Path) -> Credentials:
+    """USER:PASSWORD from a file only its owner can read; the password has at least
+    MIN_PASSWORD characters. Anything else exits 2 with one sentence (never the password)."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _refuse(f"The auth file {path} cannot be read ({getattr(exc, 'strerror', None) or exc}).")
+    if mode & 0o077:
+        _refuse(f"The auth file {path} can be read by other users; run `chmod 600 {path}`.")
+    lines = text.splitlines()
+    user, sep, password = (lines[0] if len(lines) == 1 else "").partition(":")
+    user = user.strip()  # Gradio strips the name typed at the login form
+    if not (sep and user and password):
+        _refuse(f"The auth file {path} must hold one line USER:PASSWORD.")
+    if len(password) < MIN_PASSWORD:
+        _refuse(
+            f"The password in {path} is too short ({len(password)} characters); use at least "
+            f"{MIN_PASSWORD}."
+        )
+    return user, password
+
+
+def password_check(
+    credentials: Credentials, base_delay: float = 0.25, max_delay: float = 4.0
+) -> PasswordCheck:
+    """The login check Gradio awaits: constant-time comparison, and after each failure for a
+    name the next attempt for it waits twice as long (base_delay, 2x, ... up to max_delay).
+    Attempts for one name queue up, so a parallel burst is no faster; every wrong name shares
+    one count, so the memory stays bounded and guessing names is throttled too. Waiting is
+    asyncio.sleep: the server keeps serving everyone else meanwhile."""
+    user, password = (c.encode() for c in credentials)
+    failures: dict[bool, int] = {}  # True: the right name; False: any other
+    locks: dict[bool, asyncio.Lock] = {}
+
+    async def check(username: str, given: str) -> bool:
+        right_name = hmac.compare_digest(username.encode(), user)
+        async with locks.setdefault(right_name, asyncio.Lock()):
+            failed = failures.get(right_name, 0)
+            if failed:
+                await asyncio.sleep(min(max_delay, base_delay * 2 ** (failed - 1)))
+            ok = hmac.compare_digest(given.encode(), password) and right_name
+            failures[right_name] = 0 if ok else failed + 1
+            return ok
+
+    return check
 
 
 def serve(
     assistant: Assistant,
     host: str = "127.0.0.1",
     port: int = 7860,
-    auth: str | None = None,
+    credentials: Credentials | None = None,
     *,
     block: bool = True,
 ) -> gr.Blocks:
     """Build and start the app (tests use block=False and call .close() on the result)."""
-    credentials = check_exposure(host, auth)
+    check_exposure(host, credentials)
     app = build_app(assistant)
     app.queue(default_concurrency_limit=1)  # one llama.cpp model: answer one question at a time
     app.launch(
         server_name=host,
         server_port=port,
-        auth=credentials,
+        # Gradio awaits an async check (its type hint names only the sync kind)
+        auth=password_check(credentials) if credentials else None,  # type: ignore[arg-type]
         share=False,
         prevent_thread_lock=True,
         quiet=True,
@@ -585,12 +637,26 @@ def serve(
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, auth: str | None = None) -> None:
-    check_exposure(host, auth)  # before loading anything
+def launch(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth_file: Path | None = None,
+    *,
+    auth: str | None = None,
+) -> None:
+    """`assistant ui`. `auth` is the old --auth USER:PASS, refused: argv is visible in `ps`."""
+    if auth is not None:
+        _refuse(
+            "--auth USER:PASS puts the password where every user of this machine can see it "
+            "(ps, shell history); write USER:PASSWORD to a file only you can read (chmod 600) "
+            "and pass --auth-file FILE."
+        )
+    credentials = load_credentials(auth_file) if auth_file is not None else None
+    check_exposure(host, credentials)  # before loading anything
     try:
         settings = load_settings()  # defaults, assistant.toml, ASSISTANT_*
     except AssistantError as exc:
         for line in str(exc).splitlines():
             print(f"Error: {line}", file=sys.stderr)
         sys.exit(1)
-    serve(Assistant(settings), host, port, auth)
+    serve(Assistant(settings), host, port, credentials)
