@@ -88,3 +88,22 @@ def test_markup_in_a_question_is_text_and_fetches_nothing(
         expect(chat.locator("img[src*='127.0.0.1']")).to_have_count(0)
         page.close()
     assert requests == []
+
+
+def test_enter_on_an_empty_box_does_nothing(tmp_path: Path, browser: Browser) -> None:
+    assistant = fake_assistant(tmp_path, lambda _: {"claims": []})
+    with served(assistant) as url:
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.goto(url, wait_until="load")
+        box = page.get_by_placeholder("Ask about your documents…")
+        bubbles = page.locator("#chat [data-testid=user], #chat [data-testid=bot]")
+        for blank in ["", "   ", "\t"]:
+            box.fill(blank)
+            box.press("Enter")
+            page.wait_for_timeout(1500)
+            expect(bubbles).to_have_count(0)
+        box.fill("Who is Philip Luther?")  # a real question still goes through
+        box.press("Enter")
+        expect(page.locator("#chat .meta, #chat .note.error")).to_have_count(1, timeout=60_000)
+        expect(bubbles).to_have_count(2)
+        page.close()
