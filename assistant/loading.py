@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import re
 import stat
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -220,8 +222,16 @@ def _html_text(html: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+# pypdf reports damage through its logger ("EOF marker not found") as well as by raising. With
+# no handler anywhere, Python would print those records to stderr; the skip reason already says
+# what happened, in one line. An application that configures logging still receives them.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
+
+
 def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
-    reader = PdfReader(BytesIO(data))
-    return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pypdf's PdfReadWarning: same story, told twice
+        reader = PdfReader(BytesIO(data))
+        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages).strip()

@@ -46,7 +46,8 @@ EMPTY_SOURCE = (
 )
 
 # Installed once per page by the source panel. Capture phase, so the chatbot's own click
-# handling (message selection, copy) never swallows a click on a marker.
+# handling (message selection, copy) never swallows a click on a marker, and Gradio's own
+# submit handling never sees Enter on an empty question box.
 SOURCE_JS = """
 window.__assistantOpenSource = trigger;
 if (!window.__assistantCiteClicks) {
@@ -57,6 +58,32 @@ if (!window.__assistantCiteClicks) {
     event.preventDefault();
     event.stopPropagation();
     try { window.__assistantOpenSource("click", JSON.parse(el.value)); } catch (e) {}
+  }, true);
+}
+// Enter (or the send button) on an empty question box does nothing: without this, Gradio adds
+// an empty bubble and a reply to it.
+if (!window.__assistantBlankGuard) {
+  window.__assistantBlankGuard = true;
+  const blank = (el) => {
+    const box = el instanceof Element ? el.closest("#question") : null;
+    const text = box ? box.querySelector("textarea") : null;
+    return text !== null && text.value.trim() === "";
+  };
+  const onKey = (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && blank(event.target)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  };
+  document.addEventListener("keydown", onKey, true);
+  document.addEventListener("keypress", onKey, true);
+  document.addEventListener("click", (event) => {
+    const el = event.target instanceof Element ? event.target : null;
+    const send = el ? el.closest("#question button.submit-button") : null;
+    if (send && blank(send)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
   }, true);
 }
 watch("value", () => {
@@ -488,6 +515,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     examples=EXAMPLES,
                     api_name="ask",
                     textbox=gr.Textbox(
+                        elem_id="question",
                         placeholder="Ask about your documents…",
                         show_label=False,
                         submit_btn=True,

@@ -102,6 +102,10 @@ def test_enter_on_an_empty_box_does_nothing(tmp_path: Path, browser: Browser) ->
             box.press("Enter")
             page.wait_for_timeout(1500)
             expect(bubbles).to_have_count(0)
+        box.fill("  ")
+        page.locator("#question button.submit-button").click()  # the send button, too
+        page.wait_for_timeout(1500)
+        expect(bubbles).to_have_count(0)
         box.fill("Who is Philip Luther?")  # a real question still goes through
         box.press("Enter")
         expect(page.locator("#chat .meta, #chat .note.error")).to_have_count(1, timeout=60_000)
