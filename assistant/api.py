@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.embedding import Encoder, make_encoder
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ingest
 from assistant.loading import read_document
+from assistant.questions import question_words_error
 from assistant.schema import (
     Answer,
     Citation,
@@ -27,7 +28,7 @@ from assistant.schema import (
     StreamEvent,
     Turn,
 )
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from assistant.backends import Backend
@@ -51,7 +52,7 @@ class Assistant:
         backend: Backend | None = None,
         **overrides: Any,
     ) -> None:
-        self.settings = settings or Settings(**overrides)
+        self.settings = settings or load_settings(**overrides)
         self.store = IndexStore(self.settings)
         self._encoder = encoder
         self._backend = backend
@@ -111,12 +112,31 @@ class Assistant:
         if file not in manifest.files or manifest.corpus_dir is None:
             raise AssistantError(f"'{file}' is not an indexed document.")
         path = Path(manifest.corpus_dir) / file
-        mtime = path.stat().st_mtime_ns
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise DocumentUnavailableError(
+                f"'{file}' can no longer be read ({exc.strerror}); run `assistant ingest` to "
+                "bring the index up to date."
+            ) from None
         cached = self._texts.get(file)
         if cached is None or cached[0] != mtime:
             cached = (mtime, read_document(Path(manifest.corpus_dir), file).text)
             self._texts[file] = cached
         return cached[1]
+
+    def warm_up(self) -> None:
+        """Open the index and load the encoder and the model, reading the system prompt once,
+        so the first question costs what any question costs (the UI and `chat` call this in the
+        background at start). Problems are left for the first question to report."""
+        from assistant.generation import build_messages
+
+        try:
+            self.retriever()
+            self.encoder.embed(["warm-up"])
+            self.backend.warm_up(build_messages("?", []))
+        except (AssistantError, OSError):
+            pass
 
     # -- answering ----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Turn | tuple[str, str]] = ()) -> Answer:
@@ -207,6 +227,8 @@ class Assistant:
         question = " ".join(question.split())
         if not question:
             raise AssistantError("The question is empty; type a question about your documents.")
+        if problem := question_words_error(question):
+            raise AssistantError(problem)  # before the model is asked: it could only abstain
         limit = self.settings.max_question_chars
         if len(question) > limit:
             return question[:limit], f"The question was cut to its first {limit} characters."

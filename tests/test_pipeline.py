@@ -80,3 +80,17 @@ def test_the_ui_renders_the_answer_as_escaped_text_with_citation_buttons(
     answer = ariha.ask(ARIHA)
     html = render_answer(answer)
     assert "49" in html and "opens-source" in html
+
+
+def test_a_question_without_words_is_refused_before_the_model(ariha: Assistant) -> None:
+    llm = ariha.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    asked = len(llm.prompts)
+    with pytest.raises(AssistantError, match="no words"):
+        ariha.ask("?!...")
+    assert len(llm.prompts) == asked  # the model was never asked
+
+
+def test_a_bad_setting_through_the_python_api_is_one_sentence() -> None:
+    with pytest.raises(AssistantError, match="ASSISTANT_CHUNK_TOKENS=0 is not valid"):
+        Assistant(chunk_tokens=0)
