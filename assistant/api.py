@@ -8,6 +8,7 @@ ans = a.ask("How many civilians were killed in the Ariha market attack?")
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -58,6 +59,8 @@ class Assistant:
         self._backend = backend
         self._retriever: tuple[float, HybridRetriever] | None = None
         self._texts: dict[str, tuple[float, str]] = {}
+        self.ready = threading.Event()  # set once warm_up() has loaded everything
+        self._warming: threading.Thread | None = None
 
     # -- components, loaded on first use ------------------------------------------------------
     @property
@@ -137,6 +140,12 @@ class Assistant:
             self.backend.warm_up(build_messages("?", []))
         except (AssistantError, OSError):
             pass
+        finally:
+            self.ready.set()
+
+    def start_warm_up(self) -> None:
+        self._warming = threading.Thread(target=self.warm_up, name="warm-up", daemon=True)
+        self._warming.start()
 
     # -- answering ----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Turn | tuple[str, str]] = ()) -> Answer:
@@ -157,6 +166,8 @@ class Assistant:
 
         started = time.perf_counter()
         question, notice = self._clean(question)
+        if self._warming is not None:
+            self._warming.join()  # one model, one caller at a time: the warm-up finishes first
         turns = [t if isinstance(t, Turn) else Turn(question=t[0], answer=t[1]) for t in history]
         timings: dict[str, float] = {}
 

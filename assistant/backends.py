@@ -53,6 +53,12 @@ class Backend:
         embedded model; a server's API does not give them)."""
         return self.llm.support_scores if isinstance(self.llm, EmbeddedLLM) else None
 
+    def warm_up(self, messages: Sequence[ChatMessage]) -> None:
+        """Load the model and read the prompt's constant prefix once, so the first question pays
+        only for its own tokens (a server loads and caches on its side)."""
+        if isinstance(self.llm, EmbeddedLLM):
+            self.llm.chat(messages, max_tokens=1)
+
 
 # -- embedded llama.cpp ------------------------------------------------------------------------
 

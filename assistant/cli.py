@@ -170,6 +170,7 @@ def chat(backend: str | None) -> None:
     from assistant.schema import Turn
 
     assistant = make_assistant(backend)
+    assistant.start_warm_up()  # the model loads while the first question is typed
     history: list[Turn] = []
     console.print("[dim]Ask a question about your documents (Ctrl-D to quit).[/]")
     while True:

@@ -235,6 +235,8 @@ def render_status(assistant: Assistant, answer: Answer | None = None) -> str:
         library = '<span class="warn"><b>Library</b> empty: add documents below</span>'
     if answer is not None:
         model = f"<span><b>Model</b> {_e(answer.backend)} · {_e(answer.model)}</span>"
+    elif not assistant.ready.is_set():
+        model = '<span class="warn"><b>Model</b> loading in the background…</span>'
     else:
         model = (
             f"<span><b>Model</b> {_e(assistant.settings.backend)} backend (no answer yet)</span>"
@@ -556,6 +558,15 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             add_documents, files, [ingest_result, status, files], api_visibility="undocumented"
         )
         app.load(lambda: render_status(assistant), None, status, api_visibility="undocumented")
+        # Until the model has loaded, the status line says so and is refreshed.
+        loading = gr.Timer(1.0, active=not assistant.ready.is_set())
+        loading.tick(
+            lambda: (render_status(assistant), gr.Timer(active=not assistant.ready.is_set())),
+            None,
+            [status, loading],
+            show_progress="hidden",
+            api_visibility="undocumented",
+        )
     return app
 
 
@@ -638,6 +649,7 @@ def serve(
 ) -> gr.Blocks:
     """Build and start the app (tests use block=False and call .close() on the result)."""
     check_exposure(host, credentials)
+    assistant.start_warm_up()  # so the first question costs what any question costs
     app = build_app(assistant)
     app.queue(default_concurrency_limit=1)  # one llama.cpp model: answer one question at a time
     app.launch(

@@ -129,3 +129,17 @@ def test_support_check_leaves_the_next_answer_unchanged(assistant: Assistant) ->
     judge([(ARIHA_SENTENCE, "Three missiles hit the market.")])
     again = assistant.ask(question)
     assert again.draft == first.draft  # the saved KV cache was restored exactly
+
+
+def test_warm_up_reads_the_system_prompt_before_the_first_question(assistant: Assistant) -> None:
+    from assistant.backends import EmbeddedLLM
+    from assistant.generation import SYSTEM
+
+    llm = assistant.backend.llm
+    assert isinstance(llm, EmbeddedLLM)
+    llama = llm._llama
+    llama.reset()  # as a fresh process would have it
+    assistant.warm_up()
+    system = llama.tokenize(SYSTEM.encode(), add_bos=False, special=True)
+    cached = llama.detokenize(list(llama.input_ids[: llama.n_tokens])).decode()
+    assert llama.n_tokens > len(system) and SYSTEM in cached
