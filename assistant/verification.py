@@ -25,8 +25,11 @@ from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
-# The support check's log-odds of "yes" under which a claim is dropped (calibrated on dev).
-SUPPORT_THRESHOLD = float("-inf")
+# The support check's log-odds of "yes" under which a claim is dropped. Calibrated on the dev
+# split's claims: the wrong ones scored -0.4 and 0.3, the lowest right one 0.7 (a required
+# case, campaign-start, 1.7); the probe's stitched claims -0.3 and -0.2, "the harbour is closed"
+# -1.9.
+SUPPORT_THRESHOLD = 0.5
 CONTEXT_CHARS = 300  # how far around a span the focus check and name detection look
 # Rules that can be switched off, one at a time, for ablation studies (evals/replay.py):
 # "names-in-sentence" (else names may come from CONTEXT_CHARS around the span, as before),
@@ -130,7 +133,7 @@ YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in th
 
 
 def _off_the_question(
-    claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str]
+    claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str], judged: bool
 ) -> str | None:
     """Why a true sentence does not answer this question, or None when it does. A "how many"
     question needs a figure, of the thing it counts; "what is the name of" needs a name that is
@@ -138,9 +141,10 @@ def _off_the_question(
     around its spans must touch at least one distinctive word of the question."""
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
         return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
-    if asked.yes_no and asked.terms is not None and "yes-no" not in ABLATED:
+    if asked.yes_no and asked.terms is not None and not judged and "yes-no" not in ABLATED:
         # "Yes, the harbour is closed." restates the question: what it restates must be cited,
-        # or any sentence about the harbour would ground it.
+        # or any sentence about the harbour would ground it. The support check judges this
+        # better (paraphrased verbs pass it), so this stands in only where it cannot run.
         cited = set().union(*(s.terms.stems for s in spans))
         restated = claim.stems & asked.terms.stems
         if any(not _stem_in(w, cited) for w in restated):
@@ -286,6 +290,7 @@ def verify(
     proper = set().union(*(s.proper for s in spans.values()))
     asked = Asked.of(question, focus)
     common = _common_names(spans.values())
+    judging = judge is not None and "judge" not in ABLATED
     result = Verified()
     kept: list[tuple[str, list[_Span]]] = []
     seen_statements: set[str] = set()
@@ -299,14 +304,16 @@ def verify(
         cited = [spans[i] for i in dict.fromkeys(draft.evidence) if i in spans]
         chosen = cited if carries(claim_terms, cited) else _find_support(claim_terms, spans)
         reason = (
-            NOT_CARRIED if chosen is None else _off_the_question(claim_terms, chosen, asked, common)
+            NOT_CARRIED
+            if chosen is None
+            else _off_the_question(claim_terms, chosen, asked, common, judging)
         )
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             continue
         kept.append((statement, [s for s in chosen if _supports(claim_terms, s)] or chosen))
     scores: list[float | None] = [None] * len(kept)
-    if judge is not None and kept and "judge" not in ABLATED:
+    if judge is not None and judging and kept:
         scores = list(judge([(_judged_text(chosen), statement) for statement, chosen in kept]))
     numbering: dict[tuple[str, int, int], int] = {}
     for (statement, chosen), score in zip(kept, scores, strict=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +36,15 @@ from assistant.verification import Judge, focus_terms, verify  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
 
 
+def _recorded(scores: dict[str, float]) -> Judge:
+    """The support check's scores as the run recorded them (a claim it never saw passes)."""
+
+    def judge(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [scores.get(statement, float("inf")) for _, statement in pairs]
+
+    return judge
+
+
 def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[type-arg]
     split = SPLITS[run.split]
     root = split.source_dir()
@@ -52,7 +62,10 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
         passages = [text(p.file)[p.start : p.end] for p in old.retrieved]
         focus = focus_terms(case.question, passages)
         drafts = parse_claims(old.draft)
-        verified = verify(drafts, old.evidence, text, focus, case.question, judge)
+        recorded = {c.text: c.support for c in [*old.claims, *old.dropped] if c.support is not None}
+        verified = verify(
+            drafts, old.evidence, text, focus, case.question, judge or _recorded(recorded)
+        )
         if (
             "arithmetic" not in verification.ABLATED
             and asks_for_days(case.question)
@@ -81,8 +94,11 @@ def main() -> None:
     parser.add_argument("--judge", action="store_true", help="run the support check (model)")
     parser.add_argument("--ablate", action="append", default=[], help="a rule to switch off")
     parser.add_argument("--totals", action="store_true", help="metrics only, no cases")
+    parser.add_argument("--threshold", type=float, help="the support check's threshold")
     args = parser.parse_args()
     verification.ABLATED.update(args.ablate)
+    if args.threshold is not None:
+        verification.SUPPORT_THRESHOLD = args.threshold
     report = read_previous(args.report)
     run = next((r for r in report.runs if r.split == args.split), None) if report else None
     if run is None or not any(r.draft for r in run.results):

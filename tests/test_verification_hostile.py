@@ -3,6 +3,7 @@ facts stitched from different sentences, and instructions planted in a document.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
 from assistant.schema import DraftClaim, Evidence
-from assistant.verification import verify
+from assistant.verification import JUDGED, Judge, verify
 from tests.support import cite_sentence_with, fake_assistant
 
 OBSERVATORY = (
@@ -120,3 +121,70 @@ def test_planted_instructions_never_reach_the_model(tmp_path: Path) -> None:
     answer = a.ask("What is the capital of France?")
     assert answer.abstained and not answer.citations
     assert not any(is_instruction(e.text) for e in answer.evidence)
+
+
+def test_the_support_check_drops_what_the_judge_says_no_to() -> None:
+    drafts = [
+        DraftClaim(statement="The comet Lund-Ek was discovered in 1951.", evidence=[3]),
+        DraftClaim(statement="The observatory was founded in 1923.", evidence=[1]),
+    ]
+    asked: list[tuple[str, str]] = []
+
+    def judge(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        asked.extend(pairs)
+        return [10.0 if "1951" in statement else -10.0 for _, statement in pairs]
+
+    result = verify(drafts, evidence_of(OBSERVATORY), lambda f: OBSERVATORY, judge=judge)
+    assert [c.text for c in result.claims] == ["The comet Lund-Ek was discovered in 1951."]
+    assert result.claims[0].support == 10.0
+    assert [(d.reason, d.support) for d in result.dropped] == [(JUDGED, -10.0)]
+    assert asked[0][0].endswith("discovered from the observatory in 1951.")  # the cited text
+
+
+@pytest.fixture(scope="module")
+def real_judge() -> Judge:
+    from assistant.backends import embedded_backend
+    from assistant.settings import Settings
+
+    judge = embedded_backend(Settings(backend="embedded")).support_judge()
+    assert judge is not None
+    return judge
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "text, statement, cited, question",
+    [
+        (
+            OBSERVATORY,
+            "The comet Lund-Ek was discovered in 1923.",
+            [1, 3],
+            "When was the comet Lund-Ek discovered?",
+        ),
+        (
+            OBSERVATORY,
+            "The comet Lund-Ek was discovered by Marta Lund on the ridge above the town of "
+            "Skelby in 1923.",
+            [1],
+            "When was the comet Lund-Ek discovered?",
+        ),
+        (PLANTED, "The harbour is closed.", [4], "Is the harbour closed?"),
+        (PLANTED, "Yes, the harbour is closed.", [1], "Is the harbour closed?"),
+    ],
+)
+def test_with_the_real_support_check_the_probe_claims_are_dropped(
+    real_judge: Judge, text: str, statement: str, cited: list[int], question: str
+) -> None:
+    drafts = [DraftClaim(statement=statement, evidence=cited)]
+    result = verify(drafts, evidence_of(text), lambda f: text, question=question, judge=real_judge)
+    assert result.claims == []
+
+
+@pytest.mark.integration
+def test_with_the_real_support_check_the_true_sentence_is_kept(real_judge: Judge) -> None:
+    drafts = [DraftClaim(statement="The comet Lund-Ek was discovered in 1951.", evidence=[3])]
+    question = "When was the comet Lund-Ek discovered?"
+    result = verify(
+        drafts, evidence_of(OBSERVATORY), lambda f: OBSERVATORY, question=question, judge=real_judge
+    )
+    assert [c.text for c in result.claims] == ["The comet Lund-Ek was discovered in 1951."]
