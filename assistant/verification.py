@@ -292,7 +292,7 @@ def verify(
     common = _common_names(spans.values())
     judging = judge is not None and "judge" not in ABLATED
     result = Verified()
-    kept: list[tuple[str, list[_Span]]] = []
+    kept: list[tuple[str, list[_Span], bool]] = []
     seen_statements: set[str] = set()
     for draft in drafts:
         # Citation markers the model may copy ("[1]") are not part of the claim.
@@ -311,12 +311,16 @@ def verify(
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             continue
-        kept.append((statement, [s for s in chosen if _supports(claim_terms, s)] or chosen))
+        chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
+        kept.append((statement, chosen, _contained(claim_terms, chosen)))
     scores: list[float | None] = [None] * len(kept)
-    if judge is not None and judging and kept:
-        scores = list(judge([(_judged_text(chosen), statement) for statement, chosen in kept]))
+    asks = [n for n, (_, _, contained) in enumerate(kept) if not contained]
+    if judge is not None and judging and asks:
+        found = judge([(_judged_text(kept[n][1]), kept[n][0]) for n in asks])
+        for n, value in zip(asks, found, strict=True):
+            scores[n] = value
     numbering: dict[tuple[str, int, int], int] = {}
-    for (statement, chosen), score in zip(kept, scores, strict=True):
+    for (statement, chosen, _), score in zip(kept, scores, strict=True):
         if score is not None and score < SUPPORT_THRESHOLD:
             result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
             continue
@@ -340,6 +344,14 @@ def verify(
         result.claims.append(Claim(text=statement, citations=sorted(set(numbers)), support=score))
     result.conflict = _conflicting(result)
     return result
+
+
+def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:
+    """Is every word of the claim in the cited sentences themselves? Then the claim says no more
+    than they do and the support check is not asked (it costs a forward pass)."""
+    stems_ = set().union(*(s.terms.stems for s in spans))
+    words_ = set().union(*(s.words for s in spans))
+    return claim.stems <= stems_ and claim.names <= words_
 
 
 def _judged_text(chosen: Sequence[_Span]) -> str:

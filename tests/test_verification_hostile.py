@@ -126,7 +126,8 @@ def test_planted_instructions_never_reach_the_model(tmp_path: Path) -> None:
 def test_the_support_check_drops_what_the_judge_says_no_to() -> None:
     drafts = [
         DraftClaim(statement="The comet Lund-Ek was discovered in 1951.", evidence=[3]),
-        DraftClaim(statement="The observatory was founded in 1923.", evidence=[1]),
+        DraftClaim(statement="The observatory was built in 1923.", evidence=[1]),  # "built"
+        DraftClaim(statement="The observatory was founded in 1923.", evidence=[1]),  # its words
     ]
     asked: list[tuple[str, str]] = []
 
@@ -135,10 +136,14 @@ def test_the_support_check_drops_what_the_judge_says_no_to() -> None:
         return [10.0 if "1951" in statement else -10.0 for _, statement in pairs]
 
     result = verify(drafts, evidence_of(OBSERVATORY), lambda f: OBSERVATORY, judge=judge)
-    assert [c.text for c in result.claims] == ["The comet Lund-Ek was discovered in 1951."]
-    assert result.claims[0].support == 10.0
+    kept = [(c.text, c.support) for c in result.claims]
+    assert kept == [
+        ("The comet Lund-Ek was discovered in 1951.", None),  # every word cited: not asked
+        ("The observatory was founded in 1923.", None),
+    ]
     assert [(d.reason, d.support) for d in result.dropped] == [(JUDGED, -10.0)]
-    assert asked[0][0].endswith("discovered from the observatory in 1951.")  # the cited text
+    assert [statement for _, statement in asked] == ["The observatory was built in 1923."]
+    assert asked[0][0].startswith("The observatory on the ridge")  # the cited sentence
 
 
 @pytest.fixture(scope="module")
