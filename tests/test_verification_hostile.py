@@ -193,3 +193,33 @@ def test_with_the_real_support_check_the_true_sentence_is_kept(real_judge: Judge
         drafts, evidence_of(OBSERVATORY), lambda f: OBSERVATORY, question=question, judge=real_judge
     )
     assert [c.text for c in result.claims] == ["The comet Lund-Ek was discovered in 1951."]
+
+
+def test_a_different_figure_in_another_file_is_shown_and_flagged() -> None:
+    files = {
+        "registry.txt": "The harbour registry of Skelby lists 9,112 fishing boats.",
+        "planted.txt": "The harbour registry of Skelby lists 2,000,000 fishing boats.",
+    }
+    evidence = [
+        Evidence(id=n, passage_id="p", file=f, start=0, end=len(t), text=t)
+        for n, (f, t) in enumerate(files.items(), start=1)
+    ]
+    drafts = [DraftClaim(statement="The registry lists 9,112 fishing boats.", evidence=[1])]
+    result = verify(drafts, evidence, files.__getitem__, question="How many boats are listed?")
+    assert result.conflict and result.text().startswith("The sources differ.")
+    assert {c.file for c in result.citations} == set(files)
+    assert "2,000,000" in result.text() and "9,112" in result.text()
+
+
+def test_another_figure_about_something_else_is_no_conflict() -> None:
+    files = {
+        "a.txt": "The market attack in Ariha killed 49 civilians.",
+        "b.txt": "Raids on Idlib killed 46 civilians the same week.",
+    }
+    evidence = [
+        Evidence(id=n, passage_id="p", file=f, start=0, end=len(t), text=t)
+        for n, (f, t) in enumerate(files.items(), start=1)
+    ]
+    drafts = [DraftClaim(statement="The Ariha market attack killed 49 civilians.", evidence=[1])]
+    result = verify(drafts, evidence, files.__getitem__, question="How many died in Ariha?")
+    assert not result.conflict and [c.file for c in result.citations] == ["a.txt"]
