@@ -25,6 +25,7 @@ from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
+OTHER_ACCOUNT_OVERLAP = 0.75  # how much of a claim another file's sentence must share to rival it
 # The support check's log-odds of "yes" under which a claim is dropped. Calibrated on the dev
 # split's claims: the wrong ones scored -0.4 and 0.3, the lowest right one 0.7 (a required
 # case, campaign-start, 1.7); the probe's stitched claims -0.3 and -0.2, "the harbour is closed"
@@ -33,6 +34,7 @@ SUPPORT_THRESHOLD = 0.5
 CONTEXT_CHARS = 300  # how far around a span the focus check and name detection look
 # Rules that can be switched off, one at a time, for ablation studies (evals/replay.py):
 # "names-in-sentence" (else names may come from CONTEXT_CHARS around the span, as before),
+# "other-accounts" (sentences of other files that give another figure for the same thing),
 # "yes-no" (restated question words must be cited), "instructions", "judge" (support check).
 ABLATED: set[str] = set()
 
@@ -320,30 +322,61 @@ def verify(
         for n, value in zip(asks, found, strict=True):
             scores[n] = value
     numbering: dict[tuple[str, int, int], int] = {}
+
+    def cite(span: _Span) -> int:
+        ev = span.evidence
+        key = (ev.file, ev.start, ev.end)
+        if key not in numbering:
+            text = read_text(ev.file)
+            numbering[key] = len(result.citations) + 1
+            result.citations.append(
+                Citation(
+                    file=ev.file,
+                    start=ev.start,
+                    end=ev.end,
+                    quote=text[ev.start : ev.end],
+                    line=text.count("\n", 0, ev.start) + 1,
+                )
+            )
+        return numbering[key]
+
+    grounded: list[tuple[Terms, list[_Span]]] = []
     for (statement, chosen, _), score in zip(kept, scores, strict=True):
         if score is not None and score < SUPPORT_THRESHOLD:
             result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
             continue
-        numbers = []
-        for span in chosen:
-            ev = span.evidence
-            key = (ev.file, ev.start, ev.end)
-            if key not in numbering:
-                text = read_text(ev.file)
-                numbering[key] = len(result.citations) + 1
-                result.citations.append(
-                    Citation(
-                        file=ev.file,
-                        start=ev.start,
-                        end=ev.end,
-                        quote=text[ev.start : ev.end],
-                        line=text.count("\n", 0, ev.start) + 1,
-                    )
-                )
-            numbers.append(numbering[key])
-        result.claims.append(Claim(text=statement, citations=sorted(set(numbers)), support=score))
+        numbers = sorted({cite(span) for span in chosen})
+        result.claims.append(Claim(text=statement, citations=numbers, support=score))
+        grounded.append((Terms.of(statement, proper), chosen))
+    for span in _other_accounts(grounded, list(spans.values())):
+        text = " ".join(span.evidence.text.split())
+        result.claims.append(Claim(text=f"Another source says: {text}", citations=[cite(span)]))
     result.conflict = _conflicting(result)
     return result
+
+
+def _other_accounts(
+    grounded: Sequence[tuple[Terms, Sequence[_Span]]], pool: Sequence[_Span]
+) -> list[_Span]:
+    """Evidence sentences from another file that state the same thing as a grounded claim with
+    a different figure: all of the claim's names, most of its words (OTHER_ACCOUNT_OVERLAP),
+    none of its figures. The program adds them, so a planted or simply different figure is
+    shown beside the model's choice and the answer says the sources differ."""
+    found: list[_Span] = []
+    for claim, cited in grounded:
+        if "other-accounts" in ABLATED or not claim.numbers or not claim.stems:
+            continue
+        files = {s.evidence.file for s in cited}
+        for span in pool:
+            if span.evidence.file in files or span in found or not span.terms.numbers:
+                continue
+            if span.terms.numbers & claim.numbers:
+                continue
+            shared = len(claim.stems & span.terms.stems) / len(claim.stems)
+            named = all(any(similar_word(n, w) for w in span.name_words) for n in claim.names)
+            if named and shared >= OTHER_ACCOUNT_OVERLAP:
+                found.append(span)
+    return found
 
 
 def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:

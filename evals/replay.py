@@ -80,6 +80,7 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
             conflict=verified.conflict,
             dropped=verified.dropped,
             evidence=old.evidence,
+            retrieved=old.retrieved,
         )
         for f in {s.file for s in case.support} | {c.file for c in answer.citations}:
             text(f)
