@@ -18,7 +18,7 @@ from assistant.embedding import Encoder, make_encoder
 from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ingest
-from assistant.loading import read_document
+from assistant.loading import read_document, walk
 from assistant.questions import question_words_error
 from assistant.schema import (
     Answer,
@@ -128,6 +128,34 @@ class Assistant:
             self._texts[file] = cached
         return cached[1]
 
+    def stale_notice(self) -> str | None:
+        """One line when files changed, appeared or vanished since the last ingestion (by
+        modification time against the manifest's, so nothing is read), else None."""
+        manifest = self.manifest()
+        if manifest.corpus_dir is None:
+            return None
+        root = Path(manifest.corpus_dir)
+        try:
+            indexed_at = self.store.manifest_path.stat().st_mtime_ns
+            found, _ = walk(root)
+        except OSError:
+            return None
+        present = {f.file: f.path for f in found}
+        changed = sorted(
+            name
+            for name, path in present.items()
+            if name not in manifest.files or path.stat().st_mtime_ns > indexed_at
+        )
+        changed += sorted(set(manifest.files) - set(present))
+        if not changed:
+            return None
+        shown = ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "")
+        n = len(changed)
+        return (
+            f"The index is out of date: {n} file{'' if n == 1 else 's'} changed since the last "
+            f"ingestion ({shown}); run `assistant ingest` to update it."
+        )
+
     def warm_up(self) -> None:
         """Open the index and load the encoder and the model, reading the system prompt once,
         so the first question costs what any question costs (the UI and `chat` call this in the
@@ -226,7 +254,7 @@ class Assistant:
                 SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
                 for h in ranked
             ],
-            notice=notice,
+            notice=notice or self.stale_notice(),
             backend=backend.name,
             model=backend.model,
             timings=timings,

@@ -4,6 +4,7 @@ the prompt, verification, the Answer record, the CLI's printing and the UI's ren
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,13 @@ def test_a_question_without_words_is_refused_before_the_model(ariha: Assistant) 
 def test_a_bad_setting_through_the_python_api_is_one_sentence() -> None:
     with pytest.raises(AssistantError, match="ASSISTANT_CHUNK_TOKENS=0 is not valid"):
         Assistant(chunk_tokens=0)
+
+
+def test_a_file_edited_after_ingestion_is_named_in_a_one_line_notice(ariha: Assistant) -> None:
+    assert ariha.ask(ARIHA).notice is None
+    edited = ariha.settings.corpus_dir / "001_46bde3bbeec631bf.txt"
+    edited.write_text(edited.read_text() + "\nA correction was added later.\n")
+    os.utime(edited, ns=(edited.stat().st_atime_ns, edited.stat().st_mtime_ns + 10**9))
+    notice = ariha.ask(ARIHA).notice
+    assert notice is not None and "001_46bde3bbeec631bf.txt" in notice
+    assert "assistant ingest" in notice and "\n" not in notice
