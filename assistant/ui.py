@@ -30,11 +30,13 @@ from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = [
+# Example questions about the shipped seeds/, offered only when exactly those are indexed.
+SEED_EXAMPLES = [
     "How many civilians were killed in the Ariha market attack?",
     "When did Russia start its air strikes in Syria?",
     "Who is Philip Luther?",
 ]
+SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CSS = (Path(__file__).with_name("ui.css")).read_text(encoding="utf-8")
 THEME = gr.themes.Soft(primary_hue="teal", neutral_hue="slate")
@@ -433,6 +435,21 @@ def _map_user_text(message: Any, fn: Callable[[str], str]) -> Any:
 
 
 # -- the app --------------------------------------------------------------------------------------
+def example_questions(assistant: Assistant) -> list[str]:
+    """The seed examples when the index holds exactly the shipped seeds, else none: questions
+    about Syria mean nothing over someone else's folder."""
+    import hashlib
+
+    try:
+        indexed = {f: e.sha256 for f, e in assistant.manifest().files.items()}
+        shipped = {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in SHIPPED_SEEDS.glob("*.txt")
+        }
+    except (AssistantError, OSError):
+        return []
+    return SEED_EXAMPLES if shipped and indexed == shipped else []
+
+
 def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
 
@@ -514,7 +531,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 gr.ChatInterface(
                     respond,
                     chatbot=chatbot,
-                    examples=EXAMPLES,
+                    examples=example_questions(assistant) or None,
                     api_name="ask",
                     textbox=gr.Textbox(
                         elem_id="question",

@@ -105,3 +105,14 @@ def test_a_file_edited_after_ingestion_is_named_in_a_one_line_notice(ariha: Assi
     notice = ariha.ask(ARIHA).notice
     assert notice is not None and "001_46bde3bbeec631bf.txt" in notice
     assert "assistant ingest" in notice and "\n" not in notice
+
+
+def test_example_questions_only_for_the_shipped_seeds(ariha: Assistant, tmp_path: Path) -> None:
+    from assistant.ui import SEED_EXAMPLES, example_questions
+
+    assert example_questions(ariha) == SEED_EXAMPLES
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("The boiler is serviced every spring by the caretaker.")
+    a = fake_assistant(tmp_path / "o", cite_sentence_with("boiler"), corpus=other)
+    assert example_questions(a) == []
