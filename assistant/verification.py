@@ -89,16 +89,20 @@ class _Span:
         # the span itself.
         self.leaned_on = leaned_on(document, evidence.start, evidence.text)
         own = evidence.text + " " + self.leaned_on
-        if "names-in-sentence" in ABLATED:
-            own = document[max(0, evidence.start - CONTEXT_CHARS) : evidence.end + CONTEXT_CHARS]
-        self.name_words = _word_set(own)
+        self.strict_names = _word_set(own)
+        # With the support check, names may come from the passage around the span ("the
+        # report ... Amnesty" a sentence away): the check reads the relation, so a fact of
+        # another sentence cannot be stitched in. Without it, only the sentence and the one it
+        # leans on count.
+        around = document[max(0, evidence.start - CONTEXT_CHARS) : evidence.end + CONTEXT_CHARS]
+        self.around_names = _word_set(around)
+        self.name_words = self.strict_names
         self.acronyms = acronyms(own)
+        self.around_acronyms = acronyms(around)
         # Wider context only tells which capitalised words are names and what the passage is
         # about (for the focus check); it never grounds a claim.
-        lo, hi = max(0, evidence.start - CONTEXT_CHARS), evidence.end + CONTEXT_CHARS
-        context = document[lo:hi]
-        self.context_stems = self.terms.stems | stems(context)
-        self.proper = names(context, proper=())  # capitalised mid-sentence: surely names
+        self.context_stems = self.terms.stems | stems(around)
+        self.proper = names(around, proper=())  # capitalised mid-sentence: surely names
 
 
 def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
@@ -293,8 +297,11 @@ def verify(
     asked = Asked.of(question, focus)
     common = _common_names(spans.values())
     judging = judge is not None and "judge" not in ABLATED
+    if judging or "names-in-sentence" in ABLATED:
+        for span in spans.values():  # the support check guards the relation (see _Span)
+            span.name_words, span.acronyms = span.around_names, span.around_acronyms
     result = Verified()
-    kept: list[tuple[str, list[_Span], bool]] = []
+    kept: list[tuple[str, list[_Span], list[_Span], bool]] = []
     seen_statements: set[str] = set()
     for draft in drafts:
         # Citation markers the model may copy ("[1]") are not part of the claim.
@@ -314,11 +321,14 @@ def verify(
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
-        kept.append((statement, chosen, _contained(claim_terms, chosen)))
+        # The support check reads the sentence that holds the claim's figures, dates and names:
+        # a second cited sentence cannot lend it the rest of the claim.
+        key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
+        kept.append((statement, chosen, key, _contained(claim_terms, key)))
     scores: list[float | None] = [None] * len(kept)
-    asks = [n for n, (_, _, contained) in enumerate(kept) if not contained]
+    asks = [n for n, (_, _, _, contained) in enumerate(kept) if not contained]
     if judge is not None and judging and asks:
-        found = judge([(_judged_text(kept[n][1]), kept[n][0]) for n in asks])
+        found = judge([(_judged_text(kept[n][2]), kept[n][0]) for n in asks])
         for n, value in zip(asks, found, strict=True):
             scores[n] = value
     numbering: dict[tuple[str, int, int], int] = {}
@@ -341,7 +351,7 @@ def verify(
         return numbering[key]
 
     grounded: list[tuple[Terms, list[_Span]]] = []
-    for (statement, chosen, _), score in zip(kept, scores, strict=True):
+    for (statement, chosen, _, _), score in zip(kept, scores, strict=True):
         if score is not None and score < SUPPORT_THRESHOLD:
             result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
             continue
@@ -380,11 +390,15 @@ def _other_accounts(
 
 
 def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:
-    """Is every word of the claim in the cited sentences themselves? Then the claim says no more
-    than they do and the support check is not asked (it costs a forward pass)."""
-    stems_ = set().union(*(s.terms.stems for s in spans))
-    words_ = set().union(*(s.words for s in spans))
-    return claim.stems <= stems_ and claim.names <= words_
+    """Does one cited sentence hold every word, figure and name of the claim? Then the claim
+    says no more than it does and the support check is not asked (it costs a forward pass)."""
+    return any(
+        claim.stems <= s.terms.stems
+        and claim.numbers <= s.terms.numbers
+        and claim.months <= s.terms.months
+        and claim.names <= s.words
+        for s in spans
+    )
 
 
 def _judged_text(chosen: Sequence[_Span]) -> str:
