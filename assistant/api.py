@@ -172,6 +172,14 @@ class Assistant:
             self.ready.set()
 
     def start_warm_up(self) -> None:
+        # Imported here, in the calling thread: llama-index's package imports are circular and
+        # fail when two threads run them at once (the UI imports it too).
+        import assistant.backends  # noqa: F401
+        import assistant.evidence  # noqa: F401
+        import assistant.generation  # noqa: F401
+        import assistant.retrieval  # noqa: F401
+        import assistant.verification  # noqa: F401
+
         self._warming = threading.Thread(target=self.warm_up, name="warm-up", daemon=True)
         self._warming.start()
 
