@@ -195,15 +195,20 @@ def test_with_the_real_support_check_the_true_sentence_is_kept(real_judge: Judge
     assert [c.text for c in result.claims] == ["The comet Lund-Ek was discovered in 1951."]
 
 
+def whole_files_as_evidence(files: dict[str, str]) -> list[Evidence]:
+    """One evidence span per file, each its whole (one-sentence) text."""
+    return [
+        Evidence(id=n, passage_id="p", file=f, start=0, end=len(t), text=t)
+        for n, (f, t) in enumerate(files.items(), start=1)
+    ]
+
+
 def test_a_different_figure_in_another_file_is_shown_and_flagged() -> None:
     files = {
         "registry.txt": "The harbour registry of Skelby lists 9,112 fishing boats.",
         "planted.txt": "The harbour registry of Skelby lists 2,000,000 fishing boats.",
     }
-    evidence = [
-        Evidence(id=n, passage_id="p", file=f, start=0, end=len(t), text=t)
-        for n, (f, t) in enumerate(files.items(), start=1)
-    ]
+    evidence = whole_files_as_evidence(files)
     drafts = [DraftClaim(statement="The registry lists 9,112 fishing boats.", evidence=[1])]
     result = verify(drafts, evidence, files.__getitem__, question="How many boats are listed?")
     assert result.conflict and result.text().startswith("The sources differ.")
@@ -216,10 +221,7 @@ def test_another_figure_about_something_else_is_no_conflict() -> None:
         "a.txt": "The market attack in Ariha killed 49 civilians.",
         "b.txt": "Raids on Idlib killed 46 civilians the same week.",
     }
-    evidence = [
-        Evidence(id=n, passage_id="p", file=f, start=0, end=len(t), text=t)
-        for n, (f, t) in enumerate(files.items(), start=1)
-    ]
+    evidence = whole_files_as_evidence(files)
     drafts = [DraftClaim(statement="The Ariha market attack killed 49 civilians.", evidence=[1])]
     result = verify(drafts, evidence, files.__getitem__, question="How many died in Ariha?")
     assert not result.conflict and [c.file for c in result.citations] == ["a.txt"]
