@@ -82,9 +82,8 @@ class _GreedyFirstGrammar:
         )
         self._one = (llama_cpp.llama_token_data * 1)()
         self._all = (llama_cpp.llama_token_data * n_vocab)()
-        self._all_view = np.frombuffer(
-            self._all, dtype=np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
-        )
+        self._one_view = np.ctypeslib.as_array(self._one)
+        self._all_view = np.ctypeslib.as_array(self._all)
         self._all_view["id"] = np.arange(n_vocab, dtype=np.int32)
 
     def _apply(self, data: Any, size: int) -> None:
@@ -101,9 +100,9 @@ class _GreedyFirstGrammar:
             self._lib.llama_get_logits_ith(ctx.ctx, idx), shape=(self._n_vocab,)
         )
         token = int(np.argmax(logits))
-        self._one[0].id, self._one[0].logit, self._one[0].p = token, float(logits[token]), 0.0
+        self._one_view[0] = (token, logits[token], 0.0)
         self._apply(self._one, 1)
-        if self._one[0].logit == float("-inf"):  # refused: the best token the grammar allows
+        if self._one_view[0]["logit"] == float("-inf"):  # refused: the best token the grammar allows
             self._all_view["logit"] = logits
             self._all_view["p"] = 0.0
             self._apply(self._all, self._n_vocab)

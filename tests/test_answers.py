@@ -143,3 +143,18 @@ def test_warm_up_reads_the_system_prompt_before_the_first_question(assistant: As
     system = llama.tokenize(SYSTEM.encode(), add_bos=False, special=True)
     cached = llama.detokenize(list(llama.input_ids[: llama.n_tokens])).decode()
     assert llama.n_tokens > len(system) and SYSTEM in cached
+
+
+def test_greedy_first_sampling_writes_the_same_drafts_as_the_full_grammar_pass(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import backends
+
+    questions = ["How many people were killed in the Ariha market attack?", "Who is Philip Luther?"]
+    drafts = {}
+    for greedy_first in (False, True):
+        monkeypatch.setattr(backends, "GREEDY_FIRST", greedy_first)
+        # Each question follows another one, so both passes reuse the same cached prefix.
+        drafts[greedy_first] = [assistant.ask(q).draft for q in questions]
+    assert drafts[True] == drafts[False]
+    assert all(drafts[True])
