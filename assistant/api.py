@@ -23,8 +23,10 @@ from assistant.questions import question_words_error
 from assistant.schema import (
     Answer,
     Citation,
+    Evidence,
     IndexStats,
     IngestReport,
+    Passage,
     SourceSpan,
     StreamEvent,
     Turn,
@@ -223,6 +225,9 @@ class Assistant:
         backend = self.backend
         generation = Generation()
         if evidence:
+            reading = self._spans(evidence)
+            timings["reading_s"] = time.perf_counter() - started
+            yield StreamEvent(kind="reading", reading=reading)
             yield StreamEvent(kind="status", text=f"Asking {backend.model}")
             t = time.perf_counter()
             messages = build_messages(question, evidence, turns)
@@ -282,21 +287,25 @@ class Assistant:
         return question, None
 
     def _leads(self, ranked: list[Ranked]) -> list[Citation]:
-        leads = []
-        for hit in ranked[:LEADS]:
-            p = hit.passage
+        return self._spans([hit.passage for hit in ranked[:LEADS]])
+
+    def _spans(self, spans: Sequence[Passage | Evidence]) -> list[Citation]:
+        """Indexed spans as citations a person can open, dropping any whose file no longer
+        holds that text (edited since ingestion)."""
+        out = []
+        for span in spans:
             try:
-                text = self.document_text(p.file)
+                text = self.document_text(span.file)
             except (OSError, AssistantError, ValueError):
                 continue
-            if text[p.start : p.end] == p.text:
-                leads.append(
+            if text[span.start : span.end] == span.text:
+                out.append(
                     Citation(
-                        file=p.file,
-                        start=p.start,
-                        end=p.end,
-                        quote=p.text,
-                        line=text.count("\n", 0, p.start) + 1,
+                        file=span.file,
+                        start=span.start,
+                        end=span.end,
+                        quote=span.text,
+                        line=text.count("\n", 0, span.start) + 1,
                     )
                 )
-        return leads
+        return out

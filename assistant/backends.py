@@ -88,7 +88,9 @@ class _GreedyFirstGrammar:
 
     def _apply(self, data: Any, size: int) -> None:
         array = self._lib.llama_token_data_array(
-            data=ctypes.cast(data, self._lib.llama_token_data_p), size=size, selected=-1,
+            data=ctypes.cast(data, self._lib.llama_token_data_p),
+            size=size,
+            selected=-1,
             sorted=False,
         )
         self._lib.llama_sampler_apply(self._grammar, ctypes.byref(array))
@@ -102,7 +104,7 @@ class _GreedyFirstGrammar:
         token = int(np.argmax(logits))
         self._one_view[0] = (token, logits[token], 0.0)
         self._apply(self._one, 1)
-        if self._one_view[0]["logit"] == float("-inf"):  # refused: the best token the grammar allows
+        if self._one_view[0]["logit"] == float("-inf"):  # refused: take the best one allowed
             self._all_view["logit"] = logits
             self._all_view["p"] = 0.0
             self._apply(self._all, self._n_vocab)

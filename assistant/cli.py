@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -17,7 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.errors import AssistantError
-from assistant.schema import Answer, IngestReport
+from assistant.schema import Answer, IngestReport, Turn
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
@@ -134,14 +137,26 @@ def ask(question: str, as_json: bool, backend: str | None) -> None:
     if as_json:
         click.echo(assistant.ask(question).model_dump_json(indent=2))
         return
+    print_answer(stream_answer(assistant, question))
+
+
+def stream_answer(assistant: Assistant, question: str, history: Sequence[Turn] = ()) -> Answer:
+    """Answer with the work shown as it happens (on stderr): the evidence being read, before
+    the model's first token, then the verified answer (the caller prints it)."""
     answer = None
-    for event in assistant.stream(question):
+    for event in assistant.stream(question, history):
         if event.kind == "status":
             errors.print(f"[dim]{escape(event.text)}…[/]")
+        elif event.kind == "reading":
+            errors.print(f"[dim]Reading {len(event.reading)} sentences:[/]")
+            for c in event.reading:
+                quote = " ".join(c.quote.split())
+                quote = quote if len(quote) <= 100 else quote[:100] + "…"
+                errors.print(f"[dim]   {escape(c.file)}, line {c.line}: {escape(quote)}[/]")
         elif event.kind == "answer":
             answer = event.answer
     assert answer is not None
-    print_answer(answer)
+    return answer
 
 
 def print_answer(answer: Answer) -> None:
@@ -167,8 +182,6 @@ def print_answer(answer: Answer) -> None:
 @friendly_errors
 def chat(backend: str | None) -> None:
     """Ask questions in a loop; follow-ups are read with the previous turn. Ctrl-D quits."""
-    from assistant.schema import Turn
-
     assistant = make_assistant(backend)
     assistant.start_warm_up()  # the model loads while the first question is typed
     history: list[Turn] = []
@@ -182,7 +195,7 @@ def chat(backend: str | None) -> None:
         if not question.strip():
             continue
         try:
-            answer = assistant.ask(question, history)
+            answer = stream_answer(assistant, question, history)
         except AssistantError as exc:
             print_error(exc)
             continue

@@ -131,6 +131,10 @@ class Turn(BaseModel):
 
 
 class StreamEvent(BaseModel):
-    kind: Literal["status", "token", "answer"]
+    """What `Assistant.stream` yields: a status line; the evidence the model is reading (before
+    its first token); a text delta of the draft; the verified answer, last."""
+
+    kind: Literal["status", "reading", "token", "answer"]
     text: str = ""
+    reading: list[Citation] = []
     answer: Answer | None = None

@@ -17,7 +17,7 @@ import logging
 import re
 import sys
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -184,8 +184,15 @@ def render_answer(answer: Answer) -> str:
         )
     total = answer.timings.get("total_s")
     took = f" · {total:.1f} s" if total else ""
+    read = ""
+    if answer.evidence:
+        files = len({e.file for e in answer.evidence})
+        read = (
+            f" · read {len(answer.evidence)} sentences in {files} file{'s' if files > 1 else ''},"
+            f" cited {len(cites)}"
+        )
     parts.append(
-        f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}{took}</div>'
+        f'<div class="meta">Answered by {_e(answer.backend)} · {_e(answer.model)}{took}{read}</div>'
     )
     return "".join(parts)
 
@@ -195,12 +202,23 @@ def render_error(message: str, hint: str = "") -> str:
     return f'<div class="note error"><b>Could not answer.</b> {_e(message)}{extra}</div>'
 
 
-def render_draft(status: str, draft: str) -> str:
+def render_draft(status: str, draft: str, reading: Sequence[Citation] = ()) -> str:
+    """The answer in progress: the draft (or the status), then the evidence being read."""
     if not draft:
-        return f'<div class="pending">{_e(status)}…</div>'
+        head = f'<div class="pending">{_e(status)}…</div>'
+    else:
+        head = (
+            f'<div class="draft"><span class="draft-label">Draft, checking it against the '
+            f"sources…</span>{_e(draft)}</div>"
+        )
+    if not reading:
+        return head
     return (
-        f'<div class="draft"><span class="draft-label">Draft, checking it against the '
-        f"sources…</span>{_e(draft)}</div>"
+        head
+        + f'<div class="sources-title">Reading {len(reading)} sentences</div>'
+        + '<div class="sources reading">'
+        + "".join(_card(c, "") for c in reading)
+        + "</div>"
     )
 
 
@@ -454,17 +472,19 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
 
     def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
-        status, draft = "Starting", ""
+        status, draft, reading = "Starting", "", []
         try:
             for event in assistant.stream(message, history_turns(history)):
                 if event.kind == "status":
                     status = event.text
+                elif event.kind == "reading":
+                    reading = event.reading
                 elif event.kind == "token":
                     draft += event.text
                 elif event.answer is not None:  # the verified answer replaces the draft
                     yield render_answer(event.answer), render_status(assistant, event.answer)
                     return
-                yield render_draft(status, draft), gr.skip()
+                yield render_draft(status, draft, reading), gr.skip()
         except AssistantError as exc:
             yield render_error(str(exc), _hint(assistant)), render_status(assistant)
         except Exception:  # a bug must not reach the page as a trace; the log keeps it

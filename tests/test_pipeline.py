@@ -116,3 +116,31 @@ def test_example_questions_only_for_the_shipped_seeds(ariha: Assistant, tmp_path
     (other / "notes.txt").write_text("The boiler is serviced every spring by the caretaker.")
     a = fake_assistant(tmp_path / "o", cite_sentence_with("boiler"), corpus=other)
     assert example_questions(a) == []
+
+
+def test_the_evidence_being_read_is_shown_before_the_first_token(ariha: Assistant) -> None:
+    from assistant.ui import render_draft
+
+    kinds, reading = [], []
+    for event in ariha.stream(ARIHA):
+        kinds.append(event.kind)
+        if event.kind == "reading":
+            reading = event.reading
+    assert kinds.index("reading") < kinds.index("token") < kinds.index("answer")
+    for c in reading:  # each one a span a person can open: file, line, exact text
+        text = ariha.document_text(c.file)
+        assert text[c.start : c.end] == c.quote and c.line == text.count("\n", 0, c.start) + 1
+    answer = ariha.ask(ARIHA)
+    assert [(c.file, c.start) for c in reading] == [(e.file, e.start) for e in answer.evidence]
+    html = render_draft("Asking", "", reading)
+    assert f"Reading {len(reading)} sentences" in html and "opens-source" in html
+    assert f"read {len(reading)} sentences" in render_answer(answer)
+
+
+def test_ask_prints_the_evidence_it_reads_on_stderr(
+    ariha: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "make_assistant", lambda backend=None: ariha)
+    out = CliRunner().invoke(cli.main, ["ask", ARIHA])
+    assert out.exit_code == 0 and "Reading" in out.stderr and ".txt, line " in out.stderr
+    assert "Reading" not in out.stdout  # the answer itself stays clean for a pipe
