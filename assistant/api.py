@@ -23,6 +23,7 @@ from assistant.questions import question_words_error
 from assistant.schema import (
     Answer,
     Citation,
+    Document,
     IndexStats,
     IngestReport,
     SourceSpan,
@@ -58,7 +59,7 @@ class Assistant:
         self._encoder = encoder
         self._backend = backend
         self._retriever: tuple[float, HybridRetriever] | None = None
-        self._texts: dict[str, tuple[float, str]] = {}
+        self._documents: dict[str, tuple[int, Document]] = {}
         self.ready = threading.Event()  # set once warm_up() has loaded everything
         self._warming: threading.Thread | None = None
 
@@ -111,6 +112,11 @@ class Assistant:
 
     def document_text(self, file: str) -> str:
         """The current text of an indexed file; refuses anything the index does not name."""
+        return self.document(file).text
+
+    def document(self, file: str) -> Document:
+        """The current document (text, pages, sections) of an indexed file, re-read when the file
+        changed; refuses anything the index does not name."""
         manifest = self.manifest()
         if file not in manifest.files or manifest.corpus_dir is None:
             raise AssistantError(f"'{file}' is not an indexed document.")
@@ -122,11 +128,21 @@ class Assistant:
                 f"'{file}' can no longer be read ({exc.strerror}); run `assistant ingest` to "
                 "bring the index up to date."
             ) from None
-        cached = self._texts.get(file)
+        cached = self._documents.get(file)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, read_document(Path(manifest.corpus_dir), file).text)
-            self._texts[file] = cached
+            cached = (mtime, read_document(Path(manifest.corpus_dir), file))
+            self._documents[file] = cached
         return cached[1]
+
+    def _locate(self, citations: list[Citation]) -> list[Citation]:
+        """Give each citation its page or section, from the document it was verified against."""
+        for c in citations:
+            try:
+                document = self.document(c.file)
+            except (OSError, AssistantError):
+                continue
+            c.page, c.section = document.page_at(c.start), document.section_at(c.start)
+        return citations
 
     def stale_notice(self) -> str | None:
         """One line when files changed, appeared or vanished since the last ingestion (by
@@ -251,10 +267,10 @@ class Assistant:
             question=question,
             text=verified.text() if not verified.abstained else ABSTAIN,
             claims=verified.claims,
-            citations=verified.citations,
+            citations=self._locate(verified.citations),
             abstained=verified.abstained,
             conflict=verified.conflict,
-            leads=self._leads(ranked) if verified.abstained else [],
+            leads=self._locate(self._leads(ranked)) if verified.abstained else [],
             dropped=verified.dropped,
             draft=generation.text,
             evidence=evidence,

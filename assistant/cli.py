@@ -150,14 +150,16 @@ def print_answer(answer: Answer) -> None:
     style = "yellow" if answer.abstained else "bold"
     console.print(f"[{style}]{escape(answer.text)}[/]")
     for n, c in enumerate(answer.citations, start=1):
-        console.print(f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} (chars {c.start}-{c.end})")
+        console.print(
+            f"  [cyan][{n}][/] {escape(c.file)}, {escape(c.place())} (chars {c.start}-{c.end})"
+        )
         quote = " ".join(c.quote.split())  # the exact text is in --json; this is for reading
         console.print(Padding(f"“{escape(quote)}”", (0, 0, 0, 6), expand=False))
     if answer.leads:
         console.print("  Nearest passages (leads, not citations):")
         for c in answer.leads:
             quote = c.quote if len(c.quote) < 240 else c.quote[:240] + "…"
-            console.print(f"   - {escape(c.file)}, line {c.line}: “{escape(quote)}”")
+            console.print(f"   - {escape(c.file)}, {escape(c.place())}: “{escape(quote)}”")
     total = answer.timings.get("total_s", 0.0)
     console.print(f"[dim]{answer.backend} · {escape(answer.model)} · {total:.1f} s[/]")
 

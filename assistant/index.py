@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
 SCHEMA_VERSION = 1
-CHUNKER_VERSION = 2  # bump when chunking changes: passages from two chunkers never mix
+CHUNKER_VERSION = 3  # bump when text extraction or chunking changes: offsets must not mix
 COLLECTION = "passages"
 
 
