@@ -184,7 +184,7 @@ def chat(backend: str | None) -> None:
         if not question.strip():
             continue
         try:
-            answer = assistant.ask(question, history)
+            answer = assistant.ask(question, history, refresh=True)  # edited files re-read first
         except AssistantError as exc:
             print_error(exc)
             continue

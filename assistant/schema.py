@@ -168,6 +168,6 @@ class Turn(BaseModel):
 
 
 class StreamEvent(BaseModel):
-    kind: Literal["status", "token", "answer"]
+    kind: Literal["status", "notice", "token", "answer"]  # notice: one line the answer keeps
     text: str = ""
     answer: Answer | None = None

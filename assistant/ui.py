@@ -25,6 +25,7 @@ import gradio as gr
 
 from assistant.api import Assistant
 from assistant.errors import AssistantError
+from assistant.ingest import ProgressLine
 from assistant.schema import Answer, Citation, Document, IngestReport
 from assistant.settings import Settings, load_settings
 
@@ -465,8 +466,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
         status, draft = "Starting", ""
         try:
-            for event in assistant.stream(message, history_turns(history)):
-                if event.kind == "status":
+            # refresh: files edited, added or removed since the last ingestion are re-read first
+            for event in assistant.stream(message, history_turns(history), refresh=True):
+                if event.kind in {"status", "notice"}:
                     status = event.text
                 elif event.kind == "token":
                     draft += event.text
@@ -509,8 +511,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         report = None
         if saved:
 
+            line = ProgressLine()
+
             def on_progress(stage: str, done: int, total: int) -> None:
-                progress((done, max(total, 1)), desc=f"Indexing: {stage}")
+                progress((done, max(total, 1)), desc=line(stage, done, total))
 
             try:
                 report = assistant.ingest(progress=on_progress)  # incremental: changed files only
