@@ -11,7 +11,6 @@ Order of writes (each step safe to interrupt):
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -266,5 +265,5 @@ class ProgressLine:
         line = f"{name}: {done:,} of {total:,}"
         elapsed = now - self.since
         if 0 < done < total and elapsed >= 1:
-            line += f", about {math.ceil(elapsed * (total - done) / done)} s left"
+            line += f", about {max(1, round(elapsed * (total - done) / done))} s left"
         return line
