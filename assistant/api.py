@@ -373,6 +373,6 @@ class Assistant:
 
 
 def _files(names: list[str]) -> str:
-    """"2 files (a.txt, b.md)": a count and the first few names."""
+    """ "2 files (a.txt, b.md)": a count and the first few names."""
     shown = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
     return f"{len(names)} file{'' if len(names) == 1 else 's'} ({shown})"

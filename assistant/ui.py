@@ -510,7 +510,6 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 rejected.append((original, str(exc)))
         report = None
         if saved:
-
             line = ProgressLine()
 
             def on_progress(stage: str, done: int, total: int) -> None:

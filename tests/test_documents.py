@@ -290,3 +290,23 @@ def test_size_limit_is_given_in_one_unit(tmp_path: Path) -> None:
     result = read_bytes(Found(file="big.txt", path=path), 2_000_000)
     assert isinstance(result, Skipped)
     assert result.reason == "too large (2.5 MB; the limit is 2 MB)"
+
+
+def test_editing_a_file_while_the_ui_runs_answers_from_the_new_text(tmp_path: Path) -> None:
+    from gradio_client import Client
+
+    from tests.test_ui import reply_text, served
+
+    folder = tmp_path / "docs"
+    page = "# Library\n\n## Opening\n\nThe Quillby library opens at {}."
+    notes = write(folder / "hours.md", page.format("9:00"))
+    assistant = fake_assistant(tmp_path, cite_sentence_with("opens at"), corpus=folder)
+    question = "When does the Quillby library open?"
+    with served(assistant) as url:
+        client = Client(url, verbose=False)
+        first = reply_text(client.predict(question, api_name="/ask"))
+        assert "9:00" in first and "hours.md · Library › Opening" in first  # the card's section
+        _edit(notes, page.format("10:30 now"))
+        second = reply_text(client.predict(question, api_name="/ask"))
+    assert "10:30" in second and "9:00" not in second
+    assert "Re-indexed 1 file (hours.md)" in second
