@@ -229,14 +229,14 @@ def pending_changes(manifest: Manifest, corpus_dir: Path, max_bytes: int) -> lis
         if item.path.suffix.lower() not in SUPPORTED:
             continue
         try:
-            stamp = Stamp.of(item.path.stat())
+            st = item.path.stat()
         except OSError:
             continue
-        if stamp.size > max_bytes and item.file not in manifest.files:
+        if st.st_size > max_bytes and item.file not in manifest.files:
             continue  # skipped by size, unread, at every ingestion
         present.add(item.file)
         known = manifest.files.get(item.file) or manifest.skipped.get(item.file)
-        if known is None or not known.same(stamp):
+        if known is None or (known.size, known.mtime_ns) != (st.st_size, st.st_mtime_ns):
             changed.append(item.file)
     return changed + sorted(set(manifest.files) - present)
 

@@ -50,15 +50,20 @@ def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
                 continue  # hidden files and folders (.git, .DS_Store) are never documents
             name = f"{rel}/{entry.name}" if rel else entry.name
             path = Path(entry.path)
-            real = path.resolve()
+            # `directory` is already a real path, so only a link needs resolving; the scandir
+            # entry knows a plain file's type without another system call (this walk runs
+            # before every answer, to notice edits).
+            real, is_dir, is_file = path, entry.is_dir(), entry.is_file()
             if entry.is_symlink():
+                real = path.resolve()
                 if not real.is_relative_to(root):
                     skipped.append(Skipped(file=name, reason="symlink points outside the folder"))
                     continue
                 if not real.exists():
                     skipped.append(Skipped(file=name, reason="broken symlink"))
                     continue
-            if real.is_dir():
+                is_dir, is_file = real.is_dir(), real.is_file()
+            if is_dir:
                 if real in seen_dirs:
                     if entry.is_symlink():
                         skipped.append(
@@ -67,7 +72,7 @@ def walk(root: Path) -> tuple[list[Found], list[Skipped]]:
                     continue
                 seen_dirs.add(real)
                 visit(real, name)
-            elif real.is_file():
+            elif is_file:
                 linked = entry.is_symlink()
                 if real in found and (linked or not found[real][1]):
                     continue  # one file reached twice is read once, under its own name
