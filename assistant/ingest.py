@@ -91,6 +91,7 @@ def _ingest(
             corpus_dir=str(corpus_dir.resolve()),
             files={} if old is None else dict(old.files),
             bm25_dir=None if old is None else old.bm25_dir,
+            last_ingest=None if old is None else old.last_ingest,
         )
 
         # Plan: a file whose size and mtime are as recorded is unchanged, unread; any other is

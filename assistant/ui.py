@@ -223,7 +223,13 @@ def render_source(document: Document, start: int, end: int, label: str) -> str:
     what = f"cited passage {label}" if label.startswith("[") else "nearest passage"
     clip = ""
     if lo > 0 or hi < len(text):
-        clip = f'<div class="source-clip">Showing characters {lo:,}–{hi:,} of {len(text):,}.</div>'
+        part = ""
+        if (lo, hi) == (page_lo, max(page_hi, end)):  # not windowed: the whole page or section
+            part = "the cited page, " if document.pages else "the cited section, "
+        clip = (
+            f'<div class="source-clip">Showing {part}characters {lo:,}–{hi:,} of '
+            f"{len(text):,}.</div>"
+        )
     return (
         f'<div class="source-head"><b>{_e(document.file)}</b> · {_e(" · ".join(where))} · '
         f'<span class="kind">{_e(what)}</span></div>'

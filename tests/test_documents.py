@@ -272,6 +272,7 @@ def test_a_touched_file_is_hashed_once_and_not_re_embedded(tmp_path: Path) -> No
     report = assistant.ingest()
     assert report.unchanged == ["notes.txt"] and report.passages_embedded == 0
     assert assistant.pending_changes() == []
+    assert assistant.index_stats().last_ingest is not None  # kept when only stamps change
 
 
 def test_progress_lines_say_how_far_and_how_long() -> None:
