@@ -223,6 +223,8 @@ class Assistant:
             self.ready.set()
 
     def start_warm_up(self) -> None:
+        if self._warming is not None:
+            return  # once: two warm-ups would load and run the model in two threads at once
         # Imported here, in the calling thread: llama-index's package imports are circular and
         # fail when two threads run them at once (the UI imports it too).
         import assistant.backends  # noqa: F401
