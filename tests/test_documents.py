@@ -311,3 +311,14 @@ def test_editing_a_file_while_the_ui_runs_answers_from_the_new_text(tmp_path: Pa
         second = reply_text(client.predict(question, api_name="/ask"))
     assert "10:30" in second and "9:00" not in second
     assert "Re-indexed 1 file (hours.md)" in second
+
+
+def test_a_heading_is_text_in_the_page_never_markup(tmp_path: Path) -> None:
+    from assistant.ui import render_answer
+
+    folder = tmp_path / "docs"
+    write(folder / "x.md", "# <img src=x onerror=alert(1)>\n\nThe Quillby gate opens at 8:00.\n")
+    _, answer = cited(folder, tmp_path, "8:00", "When does the Quillby gate open?")
+    assert answer.citations[0].section == ["<img src=x onerror=alert(1)>"]
+    page = render_answer(answer)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
