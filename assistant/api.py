@@ -8,6 +8,8 @@ ans = a.ask("How many civilians were killed in the Ariha market attack?")
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 from assistant.embedding import Encoder, make_encoder
 from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
-from assistant.ingest import Progress, ingest
-from assistant.loading import read_document, walk
+from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
+from assistant.loading import read_document
 from assistant.questions import question_words_error
 from assistant.schema import (
     Answer,
     Citation,
+    Document,
     Evidence,
     IndexStats,
     IngestReport,
@@ -60,7 +63,7 @@ class Assistant:
         self._encoder = encoder
         self._backend = backend
         self._retriever: tuple[float, HybridRetriever] | None = None
-        self._texts: dict[str, tuple[float, str]] = {}
+        self._documents: dict[str, tuple[int, Document]] = {}
         self.ready = threading.Event()  # set once warm_up() has loaded everything
         self._warming: threading.Thread | None = None
 
@@ -113,6 +116,11 @@ class Assistant:
 
     def document_text(self, file: str) -> str:
         """The current text of an indexed file; refuses anything the index does not name."""
+        return self.document(file).text
+
+    def document(self, file: str) -> Document:
+        """The current document (text, pages, sections) of an indexed file, re-read when the file
+        changed; refuses anything the index does not name."""
         manifest = self.manifest()
         if file not in manifest.files or manifest.corpus_dir is None:
             raise AssistantError(f"'{file}' is not an indexed document.")
@@ -124,39 +132,82 @@ class Assistant:
                 f"'{file}' can no longer be read ({exc.strerror}); run `assistant ingest` to "
                 "bring the index up to date."
             ) from None
-        cached = self._texts.get(file)
+        cached = self._documents.get(file)
         if cached is None or cached[0] != mtime:
-            cached = (mtime, read_document(Path(manifest.corpus_dir), file).text)
-            self._texts[file] = cached
+            cached = (mtime, read_document(Path(manifest.corpus_dir), file))
+            self._documents[file] = cached
         return cached[1]
 
-    def stale_notice(self) -> str | None:
-        """One line when files changed, appeared or vanished since the last ingestion (by
-        modification time against the manifest's, so nothing is read), else None."""
+    def _locate(self, citations: list[Citation]) -> list[Citation]:
+        """Give each citation its page or section, from the document it was verified against."""
+        for c in citations:
+            try:
+                document = self.document(c.file)
+            except (OSError, AssistantError):
+                continue
+            c.page, c.section = document.page_at(c.start), document.section_at(c.start)
+        return citations
+
+    def pending_changes(self) -> list[str]:
+        """Indexed files that changed or vanished and new files, since the last ingestion, by
+        size and mtime (a stat per file, nothing read)."""
         manifest = self.manifest()
         if manifest.corpus_dir is None:
-            return None
-        root = Path(manifest.corpus_dir)
+            return []
         try:
-            indexed_at = self.store.manifest_path.stat().st_mtime_ns
-            found, _ = walk(root)
+            return pending_changes(
+                manifest, Path(manifest.corpus_dir), self.settings.max_file_bytes
+            )
         except OSError:
-            return None
-        present = {f.file: f.path for f in found}
-        changed = sorted(
-            name
-            for name, path in present.items()
-            if name not in manifest.files or path.stat().st_mtime_ns > indexed_at
-        )
-        changed += sorted(set(manifest.files) - set(present))
+            return []
+
+    def stale_notice(self) -> str | None:
+        """One line when files changed, appeared or vanished since the last ingestion, else None."""
+        changed = self.pending_changes()
         if not changed:
             return None
-        shown = ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "")
-        n = len(changed)
         return (
-            f"The index is out of date: {n} file{'' if n == 1 else 's'} changed since the last "
-            f"ingestion ({shown}); run `assistant ingest` to update it."
+            f"The index is out of date: {_files(changed)} changed since the last ingestion; "
+            "run `assistant ingest` to update it."
         )
+
+    def refresh(self) -> Iterator[StreamEvent]:
+        """Re-ingest what changed since the last ingestion, if anything did: "status" events
+        while it runs, then a "notice" saying in one line what was done (or why it could not)."""
+        changed = self.pending_changes()
+        manifest = self.manifest()
+        if not changed or manifest.corpus_dir is None:
+            return
+        corpus = Path(manifest.corpus_dir)
+        lines: queue.Queue[str] = queue.Queue()
+        line = ProgressLine()
+        outcome: list[IngestReport | AssistantError] = []
+
+        def run() -> None:
+            try:
+                outcome.append(self.ingest(corpus, progress=lambda *a: lines.put(line(*a))))
+            except AssistantError as exc:
+                outcome.append(exc)
+
+        # The ingestion runs in a thread so that its progress reaches the caller as it happens.
+        worker = threading.Thread(target=run, name="re-index", daemon=True)
+        worker.start()
+        while worker.is_alive() or not lines.empty():
+            with contextlib.suppress(queue.Empty):
+                yield StreamEvent(kind="status", text=lines.get(timeout=0.2))
+        worker.join()
+        result = outcome[0] if outcome else AssistantError("the re-indexing stopped")
+        if isinstance(result, AssistantError):
+            text = f"The documents changed but the index could not be updated: {result}"
+            yield StreamEvent(kind="notice", text=text)
+            return
+        touched = [*result.added, *result.updated, *result.removed]
+        if touched:
+            text = (
+                f"Re-indexed {_files(touched)} that changed since the last ingestion "
+                f"({result.seconds:.1f} s)."
+            )
+            yield StreamEvent(kind="notice", text=text)
 
     def warm_up(self) -> None:
         """Open the index and load the encoder and the model, reading the system prompt once,
@@ -174,6 +225,8 @@ class Assistant:
             self.ready.set()
 
     def start_warm_up(self) -> None:
+        if self._warming is not None:
+            return  # once: two warm-ups would load and run the model in two threads at once
         # Imported here, in the calling thread: llama-index's package imports are circular and
         # fail when two threads run them at once (the UI imports it too).
         import assistant.backends  # noqa: F401
@@ -186,17 +239,30 @@ class Assistant:
         self._warming.start()
 
     # -- answering ----------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[Turn | tuple[str, str]] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn | tuple[str, str]] = (),
+        *,
+        refresh: bool = False,
+    ) -> Answer:
         answer = None
-        for event in self.stream(question, history):
+        for event in self.stream(question, history, refresh=refresh):
             if event.kind == "answer":
                 answer = event.answer
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, history: Sequence[Turn | tuple[str, str]] = ()
+        self,
+        question: str,
+        history: Sequence[Turn | tuple[str, str]] = (),
+        *,
+        refresh: bool = False,
     ) -> Iterator[StreamEvent]:
+        """The answer's progress, tokens and then the verified answer. With `refresh`, files
+        that changed since the last ingestion are re-ingested first (the UI and `chat`); without,
+        the answer only notes that the index is out of date (`ask`)."""
         from assistant.arithmetic import asks_for_days, day_difference
         from assistant.evidence import select_evidence
         from assistant.generation import Generation, build_messages, generate, parse_claims
@@ -208,6 +274,12 @@ class Assistant:
             self._warming.join()  # one model, one caller at a time: the warm-up finishes first
         turns = [t if isinstance(t, Turn) else Turn(question=t[0], answer=t[1]) for t in history]
         timings: dict[str, float] = {}
+        if refresh:
+            for event in self.refresh():
+                if event.kind == "notice":
+                    notice = notice or event.text
+                yield event
+            timings["refresh_s"] = time.perf_counter() - started
 
         yield StreamEvent(kind="status", text="Searching the documents")
         query = f"{turns[-1].question} {question}" if turns else question
@@ -225,7 +297,7 @@ class Assistant:
         backend = self.backend
         generation = Generation()
         if evidence:
-            reading = self._spans(evidence)
+            reading = self._locate(self._spans(evidence))
             timings["reading_s"] = time.perf_counter() - started
             yield StreamEvent(kind="reading", reading=reading)
             yield StreamEvent(kind="status", text=f"Asking {backend.model}")
@@ -256,10 +328,10 @@ class Assistant:
             question=question,
             text=verified.text() if not verified.abstained else ABSTAIN,
             claims=verified.claims,
-            citations=verified.citations,
+            citations=self._locate(verified.citations),
             abstained=verified.abstained,
             conflict=verified.conflict,
-            leads=self._leads(ranked) if verified.abstained else [],
+            leads=self._locate(self._leads(ranked)) if verified.abstained else [],
             dropped=verified.dropped,
             draft=generation.text,
             evidence=evidence,
@@ -267,7 +339,7 @@ class Assistant:
                 SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
                 for h in ranked
             ],
-            notice=notice or self.stale_notice(),
+            notice=notice or (None if refresh else self.stale_notice()),
             backend=backend.name,
             model=backend.model,
             timings=timings,
@@ -309,3 +381,9 @@ class Assistant:
                     )
                 )
         return out
+
+
+def _files(names: list[str]) -> str:
+    """ "2 files (a.txt, b.md)": a count and the first few names."""
+    shown = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+    return f"{len(names)} file{'' if len(names) == 1 else 's'} ({shown})"

@@ -48,7 +48,12 @@ def _is_abbreviation(text: str, lo: int, dot: int) -> bool:
     while i > lo and not text[i - 1].isspace():
         i -= 1
     word = text[i:dot].lower().lstrip("\"'“‘(")
-    return word in _ABBREVIATIONS or len(word.replace(".", "")) == 1 or "." in word
+    if word in _ABBREVIATIONS or len(word.replace(".", "")) == 1:
+        return True
+    # Dotted initials (u.s, e.g, a.m) and ellipses are no sentence end; a dotted word that is
+    # no initials, such as a path, a host, a version or an address (sources.list, 10.0.0.1,
+    # 4.2), is: technical text ends sentences with them.
+    return "." in word and all(len(part) <= 1 for part in word.split("."))
 
 
 def _append_trimmed(text: str, a: int, b: int, out: list[tuple[int, int]]) -> None:

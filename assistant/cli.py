@@ -140,11 +140,14 @@ def ask(question: str, as_json: bool, backend: str | None) -> None:
     print_answer(stream_answer(assistant, question))
 
 
-def stream_answer(assistant: Assistant, question: str, history: Sequence[Turn] = ()) -> Answer:
+def stream_answer(
+    assistant: Assistant, question: str, history: Sequence[Turn] = (), refresh: bool = False
+) -> Answer:
     """Answer with the work shown as it happens (on stderr): the evidence being read, before
-    the model's first token, then the verified answer (the caller prints it)."""
+    the model's first token, then the verified answer (the caller prints it). With `refresh`,
+    files changed since the last ingestion are re-read first."""
     answer = None
-    for event in assistant.stream(question, history):
+    for event in assistant.stream(question, history, refresh=refresh):
         if event.kind == "status":
             errors.print(f"[dim]{escape(event.text)}…[/]")
         elif event.kind == "reading":
@@ -152,7 +155,7 @@ def stream_answer(assistant: Assistant, question: str, history: Sequence[Turn] =
             for c in event.reading:
                 quote = " ".join(c.quote.split())
                 quote = quote if len(quote) <= 100 else quote[:100] + "…"
-                errors.print(f"[dim]   {escape(c.file)}, line {c.line}: {escape(quote)}[/]")
+                errors.print(f"[dim]   {escape(c.file)}, {escape(c.place())}: {escape(quote)}[/]")
         elif event.kind == "answer":
             answer = event.answer
     assert answer is not None
@@ -165,14 +168,16 @@ def print_answer(answer: Answer) -> None:
     style = "yellow" if answer.abstained else "bold"
     console.print(f"[{style}]{escape(answer.text)}[/]")
     for n, c in enumerate(answer.citations, start=1):
-        console.print(f"  [cyan][{n}][/] {escape(c.file)}, line {c.line} (chars {c.start}-{c.end})")
+        console.print(
+            f"  [cyan][{n}][/] {escape(c.file)}, {escape(c.place())} (chars {c.start}-{c.end})"
+        )
         quote = " ".join(c.quote.split())  # the exact text is in --json; this is for reading
         console.print(Padding(f"“{escape(quote)}”", (0, 0, 0, 6), expand=False))
     if answer.leads:
         console.print("  Nearest passages (leads, not citations):")
         for c in answer.leads:
             quote = c.quote if len(c.quote) < 240 else c.quote[:240] + "…"
-            console.print(f"   - {escape(c.file)}, line {c.line}: “{escape(quote)}”")
+            console.print(f"   - {escape(c.file)}, {escape(c.place())}: “{escape(quote)}”")
     total = answer.timings.get("total_s", 0.0)
     console.print(f"[dim]{answer.backend} · {escape(answer.model)} · {total:.1f} s[/]")
 
@@ -195,7 +200,7 @@ def chat(backend: str | None) -> None:
         if not question.strip():
             continue
         try:
-            answer = stream_answer(assistant, question, history)
+            answer = stream_answer(assistant, question, history, refresh=True)  # edits re-read
         except AssistantError as exc:
             print_error(exc)
             continue

@@ -76,6 +76,8 @@ class ScoredCitation(BaseModel):
     start: int
     end: int
     line: int
+    page: int | None = None
+    section: list[str] = []
     quote: str
     supporting: bool  # overlaps a labelled support span of the case
     verifiable: bool  # quote == current file text[start:end]
@@ -270,7 +272,12 @@ def _case_markdown(r: CaseResult) -> list[str]:
             "" if c.verifiable else ", NOT VERIFIABLE"
         )
         quote = " ".join(c.quote.split())
-        out.append(f"- [{n}] `{c.file}:{c.line}` ({marks}): “{quote}”")
+        place = ""
+        if c.page is not None:
+            place = f", page {c.page}"
+        elif c.section:
+            place = f", § {' › '.join(c.section)}"
+        out.append(f"- [{n}] `{c.file}:{c.line}`{place} ({marks}): “{quote}”")
     out += [f"- dropped ({d.reason}): “{d.text}”" for d in r.dropped]
     if r.answerable:
         reach = {True: "yes", False: "no", None: "–"}
@@ -340,6 +347,8 @@ def score_case(
             start=c.start,
             end=c.end,
             line=c.line,
+            page=c.page,
+            section=c.section,
             quote=c.quote,
             supporting=_reaches(spans, [(c.file, c.start, c.end)]),
             verifiable=c.file in corpus_texts and corpus_texts[c.file][c.start : c.end] == c.quote,

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assistant.errors import (
     AssistantError,
@@ -40,13 +40,31 @@ if TYPE_CHECKING:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
 SCHEMA_VERSION = 1
-CHUNKER_VERSION = 2  # bump when chunking changes: passages from two chunkers never mix
+CHUNKER_VERSION = 3  # bump when text extraction or chunking changes: offsets must not mix
 COLLECTION = "passages"
 
 
-class FileEntry(BaseModel):
+class Stamp(BaseModel):
+    """What a file's stat says; when it still says so, the file is taken as unchanged unread."""
+
+    size: int = -1
+    mtime_ns: int = -1
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Stamp:
+        return cls(size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def same(self, other: Stamp) -> bool:
+        return (self.size, self.mtime_ns) == (other.size, other.mtime_ns)
+
+
+class FileEntry(Stamp):
     sha256: str
     passages: list[str]
+
+
+class SkippedEntry(Stamp):
+    reason: str
 
 
 class Manifest(BaseModel):
@@ -57,6 +75,9 @@ class Manifest(BaseModel):
     chunker_version: int = CHUNKER_VERSION
     corpus_dir: str | None = None
     files: dict[str, FileEntry] = {}
+    skipped: dict[str, SkippedEntry] = Field(
+        {}, description="Files read and found unusable (empty, binary, damaged), by stamp."
+    )
     bm25_dir: str | None = None
     last_ingest: str | None = None
 

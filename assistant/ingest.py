@@ -10,6 +10,7 @@ Order of writes (each step safe to interrupt):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,15 +19,23 @@ from typing import TYPE_CHECKING
 from assistant.chunking import chunk
 from assistant.embedding import Encoder
 from assistant.errors import CorpusNotFoundError
-from assistant.index import FileEntry, IndexStore, Manifest, index_errors, passage_to_node
-from assistant.loading import iter_files, parse
+from assistant.index import (
+    FileEntry,
+    IndexStore,
+    Manifest,
+    SkippedEntry,
+    Stamp,
+    index_errors,
+    passage_to_node,
+)
+from assistant.loading import SUPPORTED, parse, read_bytes, walk
 from assistant.schema import IngestReport, Passage, Skipped
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
     from llama_index.core.schema import BaseNode
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total): "files", "embedding", ...
 
 EMBED_BATCH = 64
 
@@ -82,40 +91,69 @@ def _ingest(
             corpus_dir=str(corpus_dir.resolve()),
             files={} if old is None else dict(old.files),
             bm25_dir=None if old is None else old.bm25_dir,
+            last_ingest=None if old is None else old.last_ingest,
         )
 
-        # Plan: hash every file; parse only those whose bytes changed.
-        changed: dict[str, tuple[str, list[Passage]]] = {}
+        # Plan: a file whose size and mtime are as recorded is unchanged, unread; any other is
+        # hashed, and parsed only when its bytes changed.
+        changed: dict[str, tuple[str, Stamp, list[Passage]]] = {}
+        restamped: dict[str, Stamp] = {}
+        unusable: dict[str, SkippedEntry] = {}
         encoder: Encoder | None = None
-        for item in iter_files(corpus_dir, settings.max_file_bytes):
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
+        found_files, walk_skipped = walk(corpus_dir)
+        report.skipped += walk_skipped
+        for n, found in enumerate(found_files, 1):
+            if progress:
+                progress("files", n, len(found_files))
+            try:
+                stamp = _stamp(found.path)
+            except OSError as exc:
+                reason = f"cannot read: {exc.strerror}"
+                report.skipped.append(Skipped(file=found.file, reason=reason))
                 continue
-            found, data = item
+            entry = manifest.files.get(found.file)
+            if entry is not None and entry.same(stamp):
+                report.unchanged.append(found.file)
+                continue
+            known = old.skipped.get(found.file) if old is not None else None
+            if known is not None and known.same(stamp):
+                report.skipped.append(Skipped(file=found.file, reason=known.reason))
+                unusable[found.file] = known
+                continue
+            data = read_bytes(found, settings.max_file_bytes)
+            if isinstance(data, Skipped):  # by type or size: known without reading
+                report.skipped.append(data)
+                continue
+            if entry is not None and entry.sha256 == hashlib.sha256(data).hexdigest():
+                report.unchanged.append(found.file)  # touched, not changed
+                restamped[found.file] = stamp
+                continue
             document = parse(found, data)
             if isinstance(document, Skipped):
                 report.skipped.append(document)
-                continue
-            entry = manifest.files.get(found.file)
-            if entry is not None and entry.sha256 == document.sha256:
-                report.unchanged.append(found.file)
+                unusable[found.file] = SkippedEntry(**stamp.model_dump(), reason=document.reason)
                 continue
             (report.updated if entry is not None else report.added).append(found.file)
             encoder = encoder or encoder_factory()
             passages = chunk(
                 document, settings.chunk_tokens, settings.chunk_overlap_tokens, encoder.count_tokens
             )
-            changed[found.file] = (document.sha256, passages)
+            changed[found.file] = (document.sha256, stamp, passages)
         # Files that vanished, or turned unreadable, leave the index.
         kept = {*report.unchanged, *changed}
         report.removed = sorted(f for f in manifest.files if f not in kept)
+        for file, stamp in restamped.items():
+            manifest.files[file] = manifest.files[file].model_copy(update=stamp.model_dump())
+        manifest.skipped = unusable
         dirty = bool(changed or report.removed or store.marker_path.exists() or rebuild)
         if not dirty:
+            if old is not None and (restamped or unusable != old.skipped):
+                store.write_manifest(manifest)  # new stamps only: the passages are as they were
             return
 
         store.marker_path.write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
         stored = store.stored_ids()
-        todo = [p for _, ps in changed.values() for p in ps if p.id not in stored]
+        todo = [p for _, _, ps in changed.values() for p in ps if p.id not in stored]
         if todo:
             assert encoder is not None
             _embed_and_store(store, encoder, todo, progress)
@@ -123,8 +161,10 @@ def _ingest(
 
         for file in report.removed:
             manifest.files.pop(file, None)
-        for file, (sha, made) in changed.items():
-            manifest.files[file] = FileEntry(sha256=sha, passages=[p.id for p in made])
+        for file, (sha, stamp, made) in changed.items():
+            manifest.files[file] = FileEntry(
+                sha256=sha, passages=[p.id for p in made], **stamp.model_dump()
+            )
         live = manifest.live_ids()
         if progress:
             progress("keyword index", 0, 1)
@@ -166,3 +206,65 @@ def _live_nodes(store: IndexStore, live: set[str]) -> list[BaseNode]:
         for text, meta in zip(got["documents"], got["metadatas"], strict=True):
             nodes.append(metadata_dict_to_node(meta, text=text))
     return nodes
+
+
+RACY_NS = 2_000_000_000
+
+
+def _stamp(path: Path) -> Stamp:
+    """A file changed within the last two seconds gets no mtime: an edit in the same clock tick
+    could keep both size and mtime, so the next look hashes it instead of trusting them."""
+    stamp = Stamp.of(path.stat())
+    if time.time_ns() - stamp.mtime_ns < RACY_NS:
+        stamp.mtime_ns = -1
+    return stamp
+
+
+def pending_changes(manifest: Manifest, corpus_dir: Path, max_bytes: int) -> list[str]:
+    """Files that changed, appeared or vanished since the manifest was written, by their size and
+    mtime alone (nothing is read): what the next ingestion would re-read or drop."""
+    found, _ = walk(corpus_dir)
+    changed: list[str] = []
+    present: set[str] = set()
+    for item in found:
+        if item.path.suffix.lower() not in SUPPORTED:
+            continue
+        try:
+            st = item.path.stat()
+        except OSError:
+            continue
+        if st.st_size > max_bytes and item.file not in manifest.files:
+            continue  # skipped by size, unread, at every ingestion
+        present.add(item.file)
+        known = manifest.files.get(item.file) or manifest.skipped.get(item.file)
+        if known is None or (known.size, known.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            changed.append(item.file)
+    return changed + sorted(set(manifest.files) - present)
+
+
+STAGES = {
+    "files": "Reading files",
+    "embedding": "Embedding passages",
+    "keyword index": "Building the keyword index",
+}
+
+
+class ProgressLine:
+    """Progress calls as one line a person reads: the stage, how far, and the time left."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.since = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> str:
+        now = time.perf_counter()
+        if stage != self.stage:
+            self.stage, self.since = stage, now
+        name = STAGES.get(stage, stage)
+        if stage == "keyword index":
+            return name
+        line = f"{name}: {done:,} of {total:,}"
+        elapsed = now - self.since
+        if 0 < done < total and elapsed >= 1:
+            line += f", about {max(1, round(elapsed * (total - done) / done))} s left"
+        return line

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+
+class Section(BaseModel):
+    start: int = Field(description="Offset in the text where the heading starts.")
+    path: list[str] = Field(description="The headings above it, outermost first, its own last.")
 
 
 class Document(BaseModel):
     file: str = Field(description="Path relative to the corpus folder, with '/' separators.")
     text: str
     sha256: str = Field(description="sha256 of the file's bytes.")
+    pages: list[int] = Field([], description="Offset where each page starts (PDF), in order.")
+    sections: list[Section] = Field([], description="Each heading's section, in text order.")
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page holding `offset`, for paged files."""
+        return bisect_right(self.pages, offset) if self.pages else None
+
+    def section_at(self, offset: int) -> list[str]:
+        """The heading path above `offset` ([] before the first heading or without headings)."""
+        n = bisect_right([s.start for s in self.sections], offset)
+        return self.sections[n - 1].path if n else []
+
+    def bounds_at(self, offset: int) -> tuple[int, int]:
+        """Where the page or section holding `offset` starts and ends (the whole text if none)."""
+        starts = self.pages or [s.start for s in self.sections]
+        n = bisect_right(starts, offset)
+        lo = starts[n - 1] if n else 0
+        hi = starts[n] if n < len(starts) else len(self.text)
+        return lo, hi
 
 
 class Passage(BaseModel):
@@ -65,6 +90,18 @@ class Citation(BaseModel):
     end: int
     quote: str = Field(description="Exactly the document text at [start:end].")
     line: int = Field(description="1-based line of `start` in the document.")
+    page: int | None = Field(None, description="1-based page of `start` (PDF files).")
+    section: list[str] = Field(
+        [], description="The headings above `start`, outermost first (HTML, Markdown, Word)."
+    )
+
+    def place(self) -> str:
+        """Where the span is, in the reader's terms: "page 7", "Install › apt", or "line 12"."""
+        if self.page is not None:
+            return f"page {self.page}"
+        if self.section:
+            return " › ".join(self.section)
+        return f"line {self.line}"
 
 
 class SourceSpan(BaseModel):
@@ -131,10 +168,11 @@ class Turn(BaseModel):
 
 
 class StreamEvent(BaseModel):
-    """What `Assistant.stream` yields: a status line; the evidence the model is reading (before
-    its first token); a text delta of the draft; the verified answer, last."""
+    """What `Assistant.stream` yields: a status line; a notice (one line the answer keeps); the
+    evidence the model is reading (before its first token); a text delta of the draft; the
+    verified answer, last."""
 
-    kind: Literal["status", "reading", "token", "answer"]
+    kind: Literal["status", "notice", "reading", "token", "answer"]
     text: str = ""
     reading: list[Citation] = []
     answer: Answer | None = None

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         description="Cache folder for verified model weights (filled by `make setup`).",
     )
     max_file_mb: float = Field(
-        20.0, gt=0, description="Files larger than this are skipped when ingesting."
+        20.0, gt=0, description="Files larger than this many MB (10^6 bytes) are skipped."
     )
     chunk_tokens: int = Field(160, gt=0, description="Target passage length in encoder tokens.")
     chunk_overlap_tokens: int = Field(
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         2000, gt=0, description="Longer questions are cut, with a notice."
     )
     upload_types: list[str] = Field(
-        [".txt", ".md", ".html", ".htm", ".pdf"],
+        [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
         description="File types the UI accepts for upload.",
     )
 
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
 
     @property
     def max_file_bytes(self) -> int:
-        return int(self.max_file_mb * 1024 * 1024)
+        return int(self.max_file_mb * 1_000_000)  # MB = 10^6 bytes, as every message says
 
 
 def _is_host_url(value: str) -> bool:

@@ -25,7 +25,8 @@ import gradio as gr
 
 from assistant.api import Assistant
 from assistant.errors import AssistantError
-from assistant.schema import Answer, Citation, IngestReport
+from assistant.ingest import ProgressLine
+from assistant.schema import Answer, Citation, Document, IngestReport
 from assistant.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def _card(c: Citation, label: str) -> str:
     num = f'<span class="num">{_e(label)}</span>' if label else ""
     return (
         f'<button type="button" class="card opens-source" {_cite_attrs(c, label)}>'
-        f'<span class="card-head">{num}{_e(c.file)} · line {c.line}</span>'
+        f'<span class="card-head">{num}{_e(c.file)} · {_e(c.place())}</span>'
         f'<span class="card-quote">“{_e(quote)}”</span></button>'
     )
 
@@ -149,7 +150,7 @@ def render_answer(answer: Answer) -> str:
         c = cites[n - 1]
         return (
             f'<button type="button" class="cite opens-source" {_cite_attrs(c, f"[{n}]")} '
-            f'title="{_e(c.file)}, line {c.line}">[{n}]</button>'
+            f'title="{_e(c.file)}, {_e(c.place())}">[{n}]</button>'
         )
 
     text = answer.text
@@ -222,18 +223,33 @@ def render_draft(status: str, draft: str, reading: Sequence[Citation] = ()) -> s
     )
 
 
-def render_source(text: str, file: str, start: int, end: int, label: str) -> str:
-    """The document, escaped, with [start:end] in a <mark>; very long files are windowed."""
+def render_source(document: Document, start: int, end: int, label: str) -> str:
+    """The cited page or section of the document (the whole text when it has neither), escaped,
+    with [start:end] in a <mark>; very long stretches are windowed around the span."""
+    text = document.text
     start = max(0, min(start, len(text)))
     end = max(start, min(end, len(text)))
-    lo, hi = max(0, start - SOURCE_WINDOW), min(len(text), end + SOURCE_WINDOW)
+    page_lo, page_hi = document.bounds_at(start)
+    lo = max(page_lo, start - SOURCE_WINDOW)
+    hi = min(max(page_hi, end), end + SOURCE_WINDOW)
     line = text.count("\n", 0, start) + 1
+    where = [f"line {line}"]
+    if (page := document.page_at(start)) is not None:
+        where.insert(0, f"page {page} of {len(document.pages)}")
+    elif section := document.section_at(start):
+        where.insert(0, " › ".join(section))
     what = f"cited passage {label}" if label.startswith("[") else "nearest passage"
     clip = ""
     if lo > 0 or hi < len(text):
-        clip = f'<div class="source-clip">Showing characters {lo:,}–{hi:,} of {len(text):,}.</div>'
+        part = ""
+        if (lo, hi) == (page_lo, max(page_hi, end)):  # not windowed: the whole page or section
+            part = "the cited page, " if document.pages else "the cited section, "
+        clip = (
+            f'<div class="source-clip">Showing {part}characters {lo:,}–{hi:,} of '
+            f"{len(text):,}.</div>"
+        )
     return (
-        f'<div class="source-head"><b>{_e(file)}</b> · line {line} · '
+        f'<div class="source-head"><b>{_e(document.file)}</b> · {_e(" · ".join(where))} · '
         f'<span class="kind">{_e(what)}</span></div>'
         f'<div class="source-doc" id="source-doc">{"…" if lo else ""}{_e(text[lo:start])}'
         f'<mark id="source-mark">{_e(text[start:end])}</mark>{_e(text[end:hi])}'
@@ -300,14 +316,14 @@ def source_html(
     """The source panel for a clicked citation; the values come from the browser, so distrust."""
     try:
         span = int(str(start)), int(str(end))
-        text = assistant.document_text(str(file))  # refuses anything the index does not name
+        document = assistant.document(str(file))  # refuses anything the index does not name
     except AssistantError as exc:  # before ValueError: some are both (an unreadable document)
         return f'<div class="note error">{_e(exc)}</div>'
     except ValueError:
         return '<div class="note error">That citation could not be opened.</div>'
     except OSError:
         return f'<div class="note error">{_e(file)} can no longer be read.</div>'
-    return render_source(text, str(file), *span, str(label))
+    return render_source(document, *span, str(label))
 
 
 # -- uploads --------------------------------------------------------------------------------------
@@ -474,8 +490,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
         status, draft, reading = "Starting", "", []
         try:
-            for event in assistant.stream(message, history_turns(history)):
-                if event.kind == "status":
+            # refresh: files edited, added or removed since the last ingestion are re-read first
+            for event in assistant.stream(message, history_turns(history), refresh=True):
+                if event.kind in {"status", "notice"}:
                     status = event.text
                 elif event.kind == "reading":
                     reading = event.reading
@@ -519,9 +536,10 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 rejected.append((original, str(exc)))
         report = None
         if saved:
+            line = ProgressLine()
 
             def on_progress(stage: str, done: int, total: int) -> None:
-                progress((done, max(total, 1)), desc=f"Indexing: {stage}")
+                progress((done, max(total, 1)), desc=line(stage, done, total))
 
             try:
                 report = assistant.ingest(progress=on_progress)  # incremental: changed files only

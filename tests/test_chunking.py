@@ -72,3 +72,22 @@ def test_seed_passages_fit_the_token_budget() -> None:
         doc = Document(file=path.name, text=path.read_text(), sha256="x")
         passages = chunk(doc, 160, 24, words_count)
         assert passages and all(len(p.text.split()) <= 160 for p in passages)
+
+
+# Technical text: paths, hosts, versions and addresses end sentences; initials do not.
+TECHNICAL = [
+    ("The file is /etc/apt/sources.list. Edit it with care.", 2),
+    ("Visit https://www.debian.org/doc. It has manuals.", 2),
+    ("The default is 10.0.0.1. Change it if needed.", 2),
+    ("Mr. Smith wrote it (see Sect. 4.2). It works.", 2),
+    ("Python v3.11.2 is required. Older versions fail.", 2),
+    ("Use a tool, e.g. apt, to install it. Then reboot.", 2),
+    ("The U.S. government uses it. So does the EU.", 2),
+    ("Steps:\n1. Install it.\n2. Configure it.", 3),
+    ("Wait ... Then it works.", 1),
+]
+
+
+def test_technical_sentences_split_where_a_reader_would() -> None:
+    for text, expected in TECHNICAL:
+        assert len(sentence_spans(text)) == expected, text

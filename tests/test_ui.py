@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.schema import Answer, Citation, IngestReport, Skipped
+from assistant.schema import Answer, Citation, Document, IngestReport, Skipped
 from assistant.settings import Settings
 from assistant.ui import (
     UploadRejected,
@@ -193,7 +193,7 @@ def test_abstention_and_conflict_are_notes_not_errors() -> None:
 def test_source_is_escaped_and_marked() -> None:
     text = "line one\n<script>alert(1)</script> 49 civilians & more"
     start = text.index("49")
-    out = render_source(text, "x.txt", start, start + 12, "[1]")
+    out = render_source(Document(file="x.txt", text=text, sha256=""), start, start + 12, "[1]")
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert '<mark id="source-mark">49 civilians</mark>' in out and "line 2" in out
 

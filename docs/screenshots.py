@@ -1,0 +1,100 @@
+"""Takes docs/ui-pdf-page.png and docs/ui-html-section.png from the running UI with the real
+embedded model: a PDF answer (its page shown) and an HTML documentation answer (its section path
+shown). Needs Debian's chromium and debian-handbook; from the repository root:
+`PYTHONPATH=. .venv/bin/python docs/screenshots.py` (a few minutes on two cores)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fpdf import FPDF  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from assistant import Assistant  # noqa: E402
+from assistant.loading import Found, parse  # noqa: E402
+from assistant.schema import Document  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from tests.test_ui import served  # noqa: E402
+from tests.test_ui_browser import CHROMIUM_ARGS  # noqa: E402
+
+HANDBOOK = Path("/usr/share/doc/debian-handbook/html/en-US")
+FONTS = Path("/usr/share/fonts/truetype/dejavu")
+HTML_PAGES = [
+    "sect.administration-interfaces.html",
+    "sect.apt-get.html",
+    "network-services.html",
+    "sect.package-meta-information.html",
+]
+PDF_PAGES = ["sect.automated-installation.html", "sect.monitoring.html"]  # answer a few pages in
+QUESTIONS = [
+    ("Which TCP port does the munin-node daemon listen on?", "ui-pdf-page.png"),
+    ("On which port does webmin's built-in web server listen by default?", "ui-html-section.png"),
+]
+
+
+def handbook_page(name: str) -> Document:
+    path = HANDBOOK / name
+    document = parse(Found(file=name, path=path), path.read_bytes())
+    assert isinstance(document, Document)
+    return document
+
+
+def typeset(names: list[str], out: Path) -> None:
+    """Handbook sections as one PDF, headings in bold."""
+    pdf = FPDF()
+    pdf.add_font("dejavu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("dejavu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.add_page()
+    for name in names:
+        document = handbook_page(name)
+        headings = {s.start for s in document.sections}
+        offset = 0
+        for block in document.text.split("\n\n"):
+            heading = offset in headings
+            pdf.set_font("dejavu", "B" if heading else "", 13 if heading else 11)
+            pdf.multi_cell(0, 6, block)
+            pdf.ln(3)
+            offset += len(block) + 2
+    pdf.output(str(out))
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    corpus = work / "corpus"
+    corpus.mkdir()
+    typeset(PDF_PAGES, corpus / "advanced-administration.pdf")
+    for name in HTML_PAGES:
+        shutil.copy(HANDBOOK / name, corpus / name)
+    assistant = Assistant(Settings(corpus_dir=corpus, index_dir=work / "index", backend="embedded"))
+    assistant.ingest()
+    with served(assistant) as url, sync_playwright() as p:  # serve() starts the warm-up
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for question, png in QUESTIONS:
+            page = browser.new_page(viewport={"width": 1360, "height": 900})
+            page.goto(url, wait_until="load")
+            expect(page.locator("#chat")).to_be_visible(timeout=30_000)
+            box = page.get_by_placeholder("Ask about your documents…")
+            box.fill(question)
+            box.press("Enter")
+            expect(page.locator("#chat .meta, #chat .note.error")).to_have_count(1, timeout=600_000)
+            cards = page.locator("#chat .card")
+            if cards.count():
+                cards.first.click()
+                expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
+            print(question, "->", page.locator("#chat .answer-text").last.inner_text())
+            page.screenshot(path=str(REPO / "docs" / png))
+            page.close()
+        browser.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
