@@ -35,7 +35,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # Rules that can be switched off, one at a time, for ablation studies (evals/replay.py):
 # "names-in-sentence" (else names may come from CONTEXT_CHARS around the span, as before),
 # "other-accounts" (sentences of other files that give another figure for the same thing),
-# "yes-no" (restated question words must be cited), "instructions", "judge" (support check).
+# "yes-no" (restated question words must be cited), "instructions", "judge" (support check),
+# "judge-context" (the support check reads no neighbouring sentence for a claim's names).
 ABLATED: set[str] = set()
 
 
@@ -94,8 +95,18 @@ class _Span:
         # report ... Amnesty" a sentence away): the check reads the relation, so a fact of
         # another sentence cannot be stitched in. Without it, only the sentence and the one it
         # leans on count.
-        around = document[max(0, evidence.start - CONTEXT_CHARS) : evidence.end + CONTEXT_CHARS]
+        lo, hi = max(0, evidence.start - CONTEXT_CHARS), evidence.end + CONTEXT_CHARS
+        around = document[lo:hi]
         self.around_names = _word_set(around)
+        # The whole sentences around the span, nearest first: where the support check finds a
+        # name the claim took from the passage ("..., said Philip Luther" a sentence later).
+        others = [
+            (a, b)
+            for a, b in sentence_spans(document, lo, min(hi, len(document)))
+            if b <= evidence.start or a >= evidence.end
+        ]
+        others.sort(key=lambda ab: abs(ab[0] - evidence.start))
+        self.neighbours = [document[a:b] for a, b in others]
         self.name_words = self.strict_names
         self.acronyms = acronyms(own)
         self.around_acronyms = acronyms(around)
@@ -328,7 +339,9 @@ def verify(
     scores: list[float | None] = [None] * len(kept)
     asks = [n for n, (_, _, _, contained) in enumerate(kept) if not contained]
     if judge is not None and judging and asks:
-        found = judge([(_judged_text(kept[n][2]), kept[n][0]) for n in asks])
+        found = judge(
+            [(_judged_text(kept[n][2], Terms.of(kept[n][0], proper)), kept[n][0]) for n in asks]
+        )
         for n, value in zip(asks, found, strict=True):
             scores[n] = value
     numbering: dict[tuple[str, int, int], int] = {}
@@ -401,11 +414,36 @@ def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:
     )
 
 
-def _judged_text(chosen: Sequence[_Span]) -> str:
+def _judged_text(chosen: Sequence[_Span], claim: Terms) -> str:
+    """What the support check reads: the key sentences with the sentence each leans on, and,
+    for a name of the claim they do not hold, the nearest sentence around them that does (so
+    the check can see who said it; it still judges whether the text states the claim)."""
     parts = []
     for span in chosen:
         parts += [span.leaned_on, span.evidence.text]
+    seen = set().union(*(_word_set(p) for p in parts))
+    for name in sorted(claim.names):
+        if "judge-context" in ABLATED or any(similar_word(name, w) for w in seen):
+            continue
+        for span in chosen:
+            sentence = next((t for t in span.neighbours if _lends(t, name, claim)), None)
+            if sentence is not None:
+                parts.append(sentence)
+                seen |= _word_set(sentence)
+                break
     return " ".join(" ".join(p.split()) for p in parts if p)
+
+
+def _lends(sentence: str, name: str, claim: Terms) -> bool:
+    """May the support check read this neighbouring sentence for the claim's `name`? Only if it
+    names it and brings no figure or date the claim does not state: the comet "discovered in
+    1951" must not be read beside the observatory "founded in 1923"."""
+    terms = Terms.of(sentence)
+    return (
+        any(similar_word(name, w) for w in _word_set(sentence))
+        and terms.numbers <= claim.numbers
+        and terms.months <= claim.months
+    )
 
 
 def _common_names(spans: Collection[_Span]) -> set[str]:

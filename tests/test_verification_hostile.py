@@ -146,6 +146,45 @@ def test_the_support_check_drops_what_the_judge_says_no_to() -> None:
     assert asked[0][0].startswith("The observatory on the ridge")  # the cited sentence
 
 
+SPEECH = (
+    "The dam was finished in 1923. "
+    "The aim of the council was to hide the truth about the dam. "
+    "So said Marta Lund, head of the valley council. "
+    "Ships from Hamburg came later."
+)
+
+
+@pytest.mark.parametrize(
+    "text, statement, cited, read",
+    [
+        # the speaker is named a sentence later, with no figure of its own: that sentence is read
+        (SPEECH, "Marta Lund said the aim was to hide the truth about the dam.", [2], True),
+        # a neighbour with a figure the claim does not state is not read beside it (stitching)
+        (
+            SPEECH.replace("So said Marta Lund", "So said Marta Lund in 1931"),
+            "Marta Lund said the aim was to hide the truth about the dam.",
+            [2],
+            False,
+        ),
+    ],
+)
+def test_the_support_check_reads_the_sentence_that_names_the_speaker(
+    text: str, statement: str, cited: list[int], read: bool
+) -> None:
+    asked: list[str] = []
+
+    def judge(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        asked.extend(t for t, _ in pairs)
+        return [1.0] * len(pairs)
+
+    drafts = [DraftClaim(statement=statement, evidence=cited)]
+    verify(
+        drafts, evidence_of(text), lambda f: text, question="What did Marta Lund say?", judge=judge
+    )
+    assert len(asked) == 1 and asked[0].startswith("The aim of the council")
+    assert ("Marta Lund" in asked[0]) == read
+
+
 @pytest.fixture(scope="module")
 def real_judge() -> Judge:
     from assistant.backends import embedded_backend
