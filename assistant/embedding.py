@@ -92,24 +92,24 @@ class OllamaEncoder:
     (only used to size passages, so an approximation is fine)."""
 
     def __init__(self, settings: Settings, model: str) -> None:
-        from assistant.backends import ollama_client
+        import ollama
 
         self.id = f"ollama:{model}"
         self.model = model
-        self.client = ollama_client(settings)
+        self.host = settings.ollama_host
+        self.client = ollama.Client(host=self.host, timeout=settings.ollama_timeout_s)
         self.counter = token_counter(settings)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.counter(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from assistant.backends import ollama_call
+        from assistant.ollama_backend import ollama_errors
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        response = ollama_call(
-            lambda: self.client.embed(model=self.model, input=list(texts)), self.client, self.model
-        )
+        with ollama_errors(self.host, self.model):
+            response = self.client.embed(model=self.model, input=list(texts))
         vectors = np.array(response["embeddings"], dtype=np.float32)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 
