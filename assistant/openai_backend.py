@@ -103,8 +103,15 @@ class OpenAIBackend(Backend):
     def support_judge(self) -> Judge | None:
         """The embedded model's support check, from the server's top log-probabilities of the
         first answer token (llama-server, llama_cpp.server and vLLM give them), else None."""
+        import openai
+
         if self.judges is None:
-            self.judges = self._yes_odds("The sky is blue.", "The sky is blue.") is not None
+            try:
+                self.judges = self._yes_odds("The sky is blue.", "The sky is blue.") is not None
+            except BackendUnavailableError as exc:
+                if not isinstance(exc.__cause__, openai.BadRequestError):
+                    raise
+                self.judges = False  # the server refuses the logprobs parameters
         return self._support_scores if self.judges else None
 
     def _support_scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
@@ -148,6 +155,15 @@ def api_key(settings: Settings) -> str:
         ) from None
 
 
+def need_url(settings: Settings, what: str) -> str:
+    if settings.openai_base_url is None:
+        raise BackendUnavailableError(
+            f"{what} needs the server's URL: set ASSISTANT_OPENAI_BASE_URL (for example "
+            "http://127.0.0.1:8080/v1)."
+        )
+    return settings.openai_base_url
+
+
 def server_models(base_url: str, key: str, timeout: float) -> list[str]:
     """The model names the server lists at /models, or one sentence saying why it cannot be
     used. The page a server that is not OpenAI-compatible sent is never shown."""
@@ -187,12 +203,7 @@ def openai_answers(settings: Settings) -> bool:
 def openai_backend(settings: Settings) -> OpenAIBackend:
     from llama_index.llms.openai_like import OpenAILike
 
-    url = settings.openai_base_url
-    if url is None:
-        raise BackendUnavailableError(
-            "ASSISTANT_BACKEND=openai needs the server's URL: set ASSISTANT_OPENAI_BASE_URL "
-            "(for example http://127.0.0.1:8080/v1)."
-        )
+    url = need_url(settings, "ASSISTANT_BACKEND=openai")
     key = api_key(settings)
     models = server_models(url, key, timeout=min(settings.openai_timeout_s, 10.0))
     model = settings.openai_model or (models[0] if models else "")

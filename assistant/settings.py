@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     )
     encoder: str = Field(
         "minilm",
-        description="Embedding model: `minilm` (all-MiniLM-L6-v2, int8 ONNX, bundled) or "
-        "`ollama:NAME` (an Ollama embedding model through /api/embed).",
+        description="Embedding model: `minilm` (all-MiniLM-L6-v2, int8 ONNX, bundled), "
+        "`ollama:NAME` (an Ollama embedding model through /api/embed) or `openai:NAME` (an "
+        "embedding model on the OpenAI-compatible server at `openai_base_url`, /v1/embeddings).",
     )
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset means embedded Chroma in `index_dir`."
@@ -161,8 +162,8 @@ class Settings(BaseSettings):
     @field_validator("encoder")
     @classmethod
     def _known_encoder(cls, value: str) -> str:
-        if value != "minilm" and not re.fullmatch(r"ollama:\S+", value):
-            raise ValueError("is not valid: use minilm or ollama:NAME")
+        if value != "minilm" and not re.fullmatch(r"(ollama|openai):\S+", value):
+            raise ValueError("is not valid: use minilm, ollama:NAME or openai:NAME")
         return value
 
     @field_validator("ollama_host")

@@ -23,13 +23,22 @@ from pydantic import SecretStr
 
 import assistant.backends as backends
 from assistant import Assistant
-from assistant.errors import AssistantError, BackendUnavailableError
+from assistant.embedding import make_encoder
+from assistant.errors import AssistantError, BackendUnavailableError, IndexMismatchError
+from assistant.index import IndexStore
 from assistant.openai_backend import api_key
 from assistant.settings import Settings
-from assistant.weights import QWEN_GGUF
-from tests.support import FakeEncoder, cite_sentence_with, fake_assistant, seeded_assistant
+from assistant.weights import QWEN_GGUF, SMOLLM2_GGUF
+from tests.support import (
+    FakeEncoder,
+    cite_sentence_with,
+    copy_seeds,
+    fake_assistant,
+    seeded_assistant,
+)
 
 QWEN = QWEN_GGUF.path(Settings().model_dir)
+SMOL = SMOLLM2_GGUF.path(Settings().model_dir)
 MODEL = "qwen2.5-coder-1.5b"  # the server's alias for the GGUF
 KEY = "test-key-5f3a"
 ARIHA = "How many civilians were killed in the market attack in Ariha?"
@@ -57,16 +66,15 @@ def openai_settings(base: Settings, url: str, key: str | None = None, **extra: o
 # -- a real server ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """llama_cpp.server with an API key and its default 2048-token context; one thread, as it
-    shares the cores with the test process."""
-    if not QWEN.is_file():
+def llama_cpp_server(model: Path, alias: str, *options: str) -> Iterator[str]:
+    """llama_cpp.server on 127.0.0.1 with an API key, until the test module ends; one thread,
+    as it shares the cores with the test process."""
+    if not model.is_file():
         pytest.skip("model weights missing: run `make setup`")
     port = free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(QWEN)]
-    command += ["--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--api_key", KEY, "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command += ["--model_alias", alias, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--api_key", KEY, "--n_threads", "1", "--n_threads_batch", "1", *options]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -88,6 +96,12 @@ def server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The Qwen GGUF with the server's default 2048-token context."""
+    yield from llama_cpp_server(QWEN, MODEL, "--n_ctx", "2048")
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +156,21 @@ def test_auto_picks_the_configured_server(server: str, indexed: Assistant) -> No
 
 
 @pytest.mark.integration
+def test_support_judge_through_log_probabilities(server: str, indexed: Assistant) -> None:
+    backend = backends.make_backend(openai_settings(indexed.settings, server, KEY))
+    judge = backend.support_judge()
+    assert judge is not None
+    sentence = (
+        "For example the attack on November 29th, when Russian warplane fired three missiles "
+        "into a busy public market in Ariha, Idlib province, which causing 49 civilians killed."
+    )
+    stated, unstated = judge(
+        [(sentence, "49 civilians were killed in Ariha."), (sentence, "A hospital was hit.")]
+    )
+    assert stated > 0 and stated > unstated + 1.0
+
+
+@pytest.mark.integration
 def test_wrong_key_is_one_sentence(server: str, indexed: Assistant) -> None:
     settings = openai_settings(indexed.settings, server, "not-the-key")
     with pytest.raises(BackendUnavailableError) as caught:
@@ -193,6 +222,33 @@ def test_timeout_is_one_sentence(server: str, indexed: Assistant) -> None:
         f"The server at {server} did not answer in time; raise ASSISTANT_OPENAI_TIMEOUT_S or "
         "use a smaller model."
     )
+
+
+@pytest.mark.integration
+def test_server_embeddings_as_encoder(tmp_path: Path) -> None:
+    embedder = llama_cpp_server(SMOL, "smollm2", "--embedding", "true")
+    url = next(embedder)
+    try:
+        settings = Settings(
+            corpus_dir=copy_seeds(tmp_path),
+            index_dir=tmp_path / "index",
+            encoder="openai:smollm2",
+            openai_base_url=url,
+            openai_api_key=SecretStr(KEY),
+        )
+        report = Assistant(settings).ingest()
+        assert len(report.added) == 5 and report.passages_embedded > 0
+        manifest = IndexStore(settings).read_manifest()
+        assert manifest is not None and manifest.encoder == "openai:smollm2"
+        assert Assistant(settings).retriever().retrieve("Ariha market attack", 3)
+        # Switching the encoder never mixes vectors: asking says rebuild, ingesting rebuilds.
+        minilm = settings.model_copy(update={"encoder": "minilm"})
+        with pytest.raises(IndexMismatchError, match="encoder 'openai:smollm2'"):
+            Assistant(minilm).retriever()
+        rebuilt = Assistant(minilm).ingest()
+        assert rebuilt.rebuilt and rebuilt.notice and "encoder" in rebuilt.notice
+    finally:
+        embedder.close()  # stops the server
 
 
 # -- no model needed -------------------------------------------------------------------------
@@ -269,6 +325,8 @@ def test_auto_falls_back_when_the_configured_server_is_down(
 def test_openai_needs_a_url(settings: Settings) -> None:
     with pytest.raises(BackendUnavailableError, match="set ASSISTANT_OPENAI_BASE_URL"):
         backends.make_backend(settings.model_copy(update={"backend": "openai"}))
+    with pytest.raises(BackendUnavailableError, match="set ASSISTANT_OPENAI_BASE_URL"):
+        make_encoder(settings.model_copy(update={"encoder": "openai:nomic"}))
 
 
 def test_the_key_comes_from_the_environment_or_a_file_and_is_never_shown(
