@@ -222,7 +222,10 @@ def openai_backend(settings: Settings) -> OpenAIBackend:
         temperature=0.0,
         timeout=settings.openai_timeout_s,
         max_retries=0,  # a retry would only double the wait for one sentence
-        additional_kwargs={"seed": 0},
+        # llama_cpp.server and LM Studio penalise repeated tokens by default (1.1), which makes
+        # the model cite fewer evidence ids and alter copied words; the embedded model does not.
+        # Servers that do not know the field ignore it.
+        additional_kwargs={"seed": 0, "extra_body": {"repeat_penalty": 1.0}},
     )
     return OpenAIBackend(
         llm=llm, name="openai", model=model, base_url=url, max_tokens=settings.max_answer_tokens
