@@ -1,25 +1,29 @@
-"""LLM backends behind llama-index's LLM interface, chosen by `Settings.backend`.
+"""The one contract between the pipeline and a language model, and the choice of backend.
+
+`Backend` holds a llama-index LLM and says how the pipeline uses it: count a prompt's tokens,
+stream a JSON draft, turn failures into one sentence, judge support, warm up. Each kind overrides
+what it does differently, and `make_backend` is the only place that chooses by kind:
 
 - embedded: llama.cpp in this process (llama-cpp-python), using the model's own chat template and
   JSON-schema constrained output; the stock llama-index LlamaCPP class formats prompts in Llama-2
-  style and ignores schemas, hence this small class.
-- ollama: llama-index's `Ollama` class against a local Ollama server.
-- auto: Ollama when it answers and has the model, else embedded.
-
-Both take `format=<json schema>` in chat/stream_chat, Ollama's own convention.
+  style and ignores schemas, hence the small class below.
+- ollama: llama-index's `Ollama` class against a local Ollama server (ollama_backend.py).
+- openai: llama-index's `OpenAILike` class against any OpenAI-compatible server, such as
+  llama.cpp's llama-server, LM Studio or vLLM (openai_backend.py).
+- auto: a configured OpenAI-compatible server that answers, else Ollama when it answers and has
+  the model, else embedded.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
-import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -37,27 +41,66 @@ from pydantic import PrivateAttr
 
 from assistant.errors import BackendUnavailableError
 from assistant.settings import Settings
-from assistant.weights import MissingWeightsError
+from assistant.weights import resolve_embedded_model
 
 T = TypeVar("T")
+Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
+
+
+class Draft(NamedTuple):
+    text: str  # the JSON written so far
+    prompt_tokens: int  # as the model counted them, or 0 when it does not say
 
 
 @dataclass
 class Backend:
+    """Any llama-index LLM that takes Ollama's `format=<json schema>` convention (the tests'
+    scripted model); the kinds below override what they do differently."""
+
     llm: LLM
-    name: str  # "embedded" or "ollama"
+    name: str  # "embedded", "ollama", "openai" (or a test's own)
     model: str
 
-    def support_judge(self) -> Callable[[Sequence[tuple[str, str]]], list[float]] | None:
-        """The support check, where this backend can read the model's next-token logits (the
-        embedded model; a server's API does not give them)."""
-        return self.llm.support_scores if isinstance(self.llm, EmbeddedLLM) else None
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return len(_joined(messages)) // 3  # a safe over-estimate for an unknown tokenizer
+
+    def errors(self) -> AbstractContextManager[None]:
+        """Turns this backend's failures into a BackendUnavailableError of one sentence."""
+        return nullcontext()
+
+    def stream_draft(
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> Iterator[Draft]:
+        """The JSON answer as it grows, constrained to `schema` where the backend can."""
+        with self.errors():
+            for chunk in self.llm.stream_chat(messages, format=schema):
+                yield Draft(chunk.message.content or "", 0)
+
+    def support_judge(self) -> Judge | None:
+        """The support check, where this backend can read the model's next-token scores."""
+        return None
 
     def warm_up(self, messages: Sequence[ChatMessage]) -> None:
         """Load the model and read the prompt's constant prefix once, so the first question pays
         only for its own tokens (a server loads and caches on its side)."""
-        if isinstance(self.llm, EmbeddedLLM):
-            self.llm.chat(messages, max_tokens=1)
+
+
+def _joined(messages: Sequence[ChatMessage]) -> str:
+    return "\n".join(m.content or "" for m in messages)
+
+
+@dataclass
+class EmbeddedBackend(Backend):
+    llm: EmbeddedLLM
+
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return self.llm.count_tokens(_joined(messages)) + 10 * len(messages)  # + chat template
+
+    def support_judge(self) -> Judge | None:
+        return self.llm.support_scores  # reads the logits of the model in this process
+
+    def warm_up(self, messages: Sequence[ChatMessage]) -> None:
+        self.llm.chat(messages, max_tokens=1)
 
 
 # -- embedded llama.cpp ------------------------------------------------------------------------
@@ -283,17 +326,23 @@ class EmbeddedLLM(CustomLLM):
         return gen()
 
 
-# The support check: Qwen's chat format, a constant prefix, then the sentence and the statement.
+# The support check's question, one forward pass per claim: the log-odds of the first token
+# being "yes" over "no". A constant prefix, then the sentence and the statement.
+JUDGE_SYSTEM = "You check facts. Answer only yes or no."
+JUDGE_USER = (
+    "Text: {text}\nStatement: {statement}\n"
+    "Does the text say that the statement is true? Answer yes or no."
+)
+YES, NO = ("yes", "Yes"), ("no", "No")
+# The same, in Qwen's chat format, for the embedded model read token by token.
 _JUDGE = (
-    "<|im_start|>system\nYou check facts. Answer only yes or no.<|im_end|>\n"
-    "<|im_start|>user\nText: {text}\nStatement: {statement}\n"
-    "Does the text say that the statement is true? Answer yes or no.<|im_end|>\n"
+    f"<|im_start|>system\n{JUDGE_SYSTEM}<|im_end|>\n<|im_start|>user\n{JUDGE_USER}<|im_end|>\n"
     "<|im_start|>assistant\n"
 )
 
 
 def _answer_tokens(llama: Any) -> tuple[list[int], list[int]]:
-    first = [llama.tokenize(w.encode(), add_bos=False)[0] for w in ("yes", "Yes", "no", "No")]
+    first = [llama.tokenize(w.encode(), add_bos=False)[0] for w in (*YES, *NO)]
     return first[:2], first[2:]
 
 
@@ -327,64 +376,7 @@ def _llama_iter(stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         yield chunk
 
 
-def resolve_embedded_model(settings: Settings) -> Path:
-    """A model file from the settings: a name in the cache, a path, or `ollama:NAME`."""
-    from assistant.weights import ALL_WEIGHTS, require
-
-    name = settings.embedded_model
-    if name.startswith("ollama:"):
-        return ollama_store_model(settings.ollama_models_dir, name.removeprefix("ollama:"))
-    for weight in ALL_WEIGHTS:
-        if weight.name == name:
-            return require(weight, settings.model_dir)
-    path = Path(name).expanduser()
-    if not path.is_file():
-        raise MissingWeightsError(
-            f"The model file {path} does not exist; set ASSISTANT_EMBEDDED_MODEL to a GGUF file "
-            "or run `make setup` for the default model."
-        )
-    return path
-
-
-def ollama_store_model(store: Path, name: str) -> Path:
-    """The GGUF blob of a model pulled with Ollama, found through its manifest (no server)."""
-    model, _, tag = name.partition(":")
-    parts = model.split("/")
-    host, namespace = "registry.ollama.ai", "library"
-    if len(parts) == 3:
-        host, namespace, model = parts
-    elif len(parts) == 2:
-        namespace, model = parts
-    manifest_path = store / "manifests" / host / namespace / model / (tag or "latest")
-    hint = f"run `ollama pull {name}` or check ASSISTANT_OLLAMA_MODELS_DIR ({store})"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise MissingWeightsError(f"Ollama's store has no model '{name}'; {hint}.") from exc
-    layers = [
-        x
-        for x in manifest.get("layers", [])
-        if x.get("mediaType") == "application/vnd.ollama.image.model"
-    ]
-    if not layers:
-        raise MissingWeightsError(f"Ollama's manifest for '{name}' names no model layer; {hint}.")
-    blob = store / "blobs" / layers[0]["digest"].replace(":", "-")
-    try:
-        with blob.open("rb") as f:
-            magic = f.read(4)
-    except OSError as exc:
-        raise MissingWeightsError(
-            f"The weights of '{name}' are missing from Ollama's store; {hint}."
-        ) from exc
-    if magic != b"GGUF":
-        raise MissingWeightsError(
-            f"The Ollama model '{name}' is not a GGUF file (perhaps safetensors); llama.cpp "
-            "cannot open it, so use the `ollama` backend for it."
-        )
-    return blob
-
-
-def embedded_backend(settings: Settings) -> Backend:
+def embedded_backend(settings: Settings) -> EmbeddedBackend:
     path = resolve_embedded_model(settings)
     llm = EmbeddedLLM(
         model_path=str(path),
@@ -393,124 +385,20 @@ def embedded_backend(settings: Settings) -> Backend:
         threads=settings.threads,
     )
     label = settings.embedded_model if settings.embedded_model.startswith("ollama:") else path.name
-    return Backend(llm=llm, name="embedded", model=label)
-
-
-# -- Ollama ------------------------------------------------------------------------------------
-
-
-def ollama_client(settings: Settings) -> Any:
-    import ollama
-
-    client = ollama.Client(host=settings.ollama_host, timeout=settings.ollama_timeout_s)
-    client.host_label = settings.ollama_host  # type: ignore[attr-defined]
-    return client
-
-
-def ollama_call(fn: Callable[[], T], client: Any, model: str) -> T:
-    with ollama_errors(getattr(client, "host_label", "the Ollama host"), model):
-        return fn()
-
-
-@contextmanager
-def ollama_errors(host: str, model: str) -> Iterator[None]:
-    """Turn an Ollama request's failures into one sentence that says what to do."""
-    import httpx
-    import ollama
-
-    try:
-        yield
-    except ollama.ResponseError as exc:
-        if (other := not_ollama(host)) is not None:
-            raise BackendUnavailableError(other) from exc
-        if exc.status_code == 404 or "not found" in str(exc.error).lower():
-            raise BackendUnavailableError(
-                f"Ollama at {host} has no model '{model}'; run `ollama pull {model}`."
-            ) from exc
-        said = " ".join(str(exc.error).split())[:200]
-        raise BackendUnavailableError(f"Ollama at {host} answered with an error: {said}.") from exc
-    except json.JSONDecodeError as exc:  # a reply that is not Ollama's JSON lines
-        raise BackendUnavailableError(
-            not_ollama(host)
-            or f"Ollama at {host} sent a reply that is not JSON; check the server's log."
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise BackendUnavailableError(
-            f"Ollama at {host} did not answer in time; raise ASSISTANT_OLLAMA_TIMEOUT_S "
-            "or use a smaller model."
-        ) from exc
-    except (ConnectionError, httpx.ConnectError) as exc:
-        raise BackendUnavailableError(
-            f"No Ollama server answers at {host}; start it with `ollama serve` "
-            "(or set ASSISTANT_BACKEND=embedded)."
-        ) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise BackendUnavailableError(
-            f"The connection to Ollama at {host} broke off mid-answer; check the server's log "
-            "and ask again."
-        ) from exc
-
-
-def not_ollama(host: str) -> str | None:
-    """Why the server at `host` is not Ollama, asked at /api/version (Ollama answers JSON with
-    a version), or None when it is Ollama or cannot be asked. The page it sent is never shown."""
-    import httpx
-
-    url = host if "://" in host else f"http://{host}"
-    try:
-        reply = httpx.get(url.rstrip("/") + "/api/version", timeout=5.0)
-    except httpx.HTTPError:
-        return None
-    try:
-        is_ollama = reply.status_code == 200 and "version" in reply.json()
-    except (ValueError, TypeError):
-        is_ollama = False
-    if is_ollama:
-        return None
-    kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-    return (
-        f"{host} answered, but it is not an Ollama server (HTTP {reply.status_code}, {kind}); "
-        "check ASSISTANT_OLLAMA_HOST."
-    )
-
-
-def backend_errors(backend: Backend) -> AbstractContextManager[None]:
-    if backend.name == "ollama":
-        return ollama_errors(getattr(backend.llm, "base_url", "the Ollama host"), backend.model)
-    return nullcontext()
-
-
-def ollama_has_model(settings: Settings) -> bool:
-    """Does a server answer at the host, with the model pulled? Quick: used by `auto`."""
-    import ollama
-
-    try:
-        client = ollama.Client(host=settings.ollama_host, timeout=2.0)
-        names = {m.model for m in client.list().models}
-    except Exception:  # any failure means "not usable now"; auto falls back to embedded
-        return False
-    wanted = settings.ollama_model
-    return wanted in names or f"{wanted}:latest" in names
-
-
-def ollama_backend(settings: Settings) -> Backend:
-    from llama_index.llms.ollama import Ollama
-
-    llm = Ollama(
-        model=settings.ollama_model,
-        base_url=settings.ollama_host,
-        request_timeout=settings.ollama_timeout_s,
-        temperature=0.0,
-        context_window=settings.context_window,
-        keep_alive=settings.ollama_keep_alive,
-        additional_kwargs={"num_predict": settings.max_answer_tokens, "seed": 0},
-    )
-    return Backend(llm=llm, name="ollama", model=settings.ollama_model)
+    return EmbeddedBackend(llm=llm, name="embedded", model=label)
 
 
 def make_backend(settings: Settings) -> Backend:
+    from assistant.ollama_backend import ollama_backend, ollama_has_model
+    from assistant.openai_backend import openai_answers, openai_backend
+
+    if settings.backend == "openai":
+        return openai_backend(settings)
     if settings.backend == "ollama":
         return ollama_backend(settings)
-    if settings.backend == "auto" and ollama_has_model(settings):
-        return ollama_backend(settings)
+    if settings.backend == "auto":
+        if settings.openai_base_url is not None and openai_answers(settings):
+            return openai_backend(settings)
+        if ollama_has_model(settings):
+            return ollama_backend(settings)
     return embedded_backend(settings)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console()
 errors = Console(stderr=True)
+BACKENDS = click.Choice(["auto", "embedded", "ollama", "openai"])
 
 
 def friendly_errors(fn: F) -> F:
@@ -129,7 +130,7 @@ def index() -> None:
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@click.option("--backend", type=BACKENDS, default=None)
 @friendly_errors
 def ask(question: str, as_json: bool, backend: str | None) -> None:
     """Answer QUESTION with numbered citations and their quoted passages."""
@@ -183,7 +184,7 @@ def print_answer(answer: Answer) -> None:
 
 
 @main.command()
-@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@click.option("--backend", type=BACKENDS, default=None)
 @friendly_errors
 def chat(backend: str | None) -> None:
     """Ask questions in a loop; follow-ups are read with the previous turn. Ctrl-D quits."""
@@ -239,7 +240,7 @@ def ui(host: str, port: int, auth_file: Path | None, auth: str | None) -> None:
 
 @main.command(name="eval")
 @click.argument("cases", required=False, type=click.Path(path_type=Path, exists=True))
-@click.option("--backend", type=click.Choice(["auto", "embedded", "ollama"]), default=None)
+@click.option("--backend", type=BACKENDS, default=None)
 @click.option(
     "--report",
     "report_dir",

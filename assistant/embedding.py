@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,26 +92,69 @@ class OllamaEncoder:
     (only used to size passages, so an approximation is fine)."""
 
     def __init__(self, settings: Settings, model: str) -> None:
-        from assistant.backends import ollama_client
+        import ollama
 
         self.id = f"ollama:{model}"
         self.model = model
-        self.client = ollama_client(settings)
+        self.host = settings.ollama_host
+        self.client = ollama.Client(host=self.host, timeout=settings.ollama_timeout_s)
         self.counter = token_counter(settings)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.counter(texts)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from assistant.backends import ollama_call
+        from assistant.ollama_backend import ollama_errors
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        response = ollama_call(
-            lambda: self.client.embed(model=self.model, input=list(texts)), self.client, self.model
-        )
+        with ollama_errors(self.host, self.model):
+            response = self.client.embed(model=self.model, input=list(texts))
         vectors = np.array(response["embeddings"], dtype=np.float32)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
+class OpenAIEncoder:
+    """An embedding model on an OpenAI-compatible server, through /v1/embeddings (the `openai`
+    client itself: llama-index's OpenAI embedding class accepts only OpenAI's model names).
+    Tokens are counted with MiniLM's tokenizer, as for Ollama."""
+
+    def __init__(self, settings: Settings, model: str) -> None:
+        import openai
+
+        from assistant.openai_backend import api_key, need_url
+
+        self.id = f"openai:{model}"
+        self.model = model
+        self.url = need_url(settings, "ASSISTANT_ENCODER=openai:NAME")
+        self.client = openai.OpenAI(
+            base_url=self.url,
+            api_key=api_key(settings),
+            timeout=settings.openai_timeout_s,
+            max_retries=0,
+        )
+        self.counter = token_counter(settings)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.counter(texts)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from assistant.openai_backend import openai_errors
+
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with openai_errors(self.url, self.model):
+            response = self.client.embeddings.create(model=self.model, input=list(texts))
+        rows = sorted(response.data, key=lambda d: d.index)
+        vectors = np.array([_pooled(row.embedding) for row in rows], dtype=np.float32)
+        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
+def _pooled(embedding: Sequence[Any]) -> np.ndarray:
+    """A text's vector; llama_cpp.server, serving a model without a pooling type, sends one
+    vector per token: their mean is what sentence encoders use."""
+    vector = np.asarray(embedding, dtype=np.float32)
+    return vector.mean(axis=0) if vector.ndim == 2 else vector
 
 
 def make_encoder(settings: Settings) -> Encoder:
@@ -119,4 +162,8 @@ def make_encoder(settings: Settings) -> Encoder:
         return MiniLMEncoder(settings)
     if settings.encoder.startswith("ollama:"):
         return OllamaEncoder(settings, settings.encoder.removeprefix("ollama:"))
-    raise ValueError(f"Unknown encoder '{settings.encoder}'; use 'minilm' or 'ollama:NAME'.")
+    if settings.encoder.startswith("openai:"):
+        return OpenAIEncoder(settings, settings.encoder.removeprefix("openai:"))
+    raise ValueError(
+        f"Unknown encoder '{settings.encoder}'; use 'minilm', 'ollama:NAME' or 'openai:NAME'."
+    )

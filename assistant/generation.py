@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from assistant.backends import Backend, EmbeddedLLM, backend_errors
+from assistant.backends import Backend
 from assistant.errors import BackendUnavailableError
 from assistant.schema import (
     MAX_CITED,
@@ -130,7 +130,7 @@ def generate(
     result: Generation,
 ) -> Iterator[str]:
     """Stream text deltas of the statements; the full JSON ends up in `result.text`."""
-    prompt_tokens = _count_prompt(backend, messages)
+    prompt_tokens = backend.count_prompt_tokens(messages)
     if prompt_tokens + max_tokens > context_window:
         raise BackendUnavailableError(
             f"The prompt (~{prompt_tokens} tokens) and answer do not fit the context window of "
@@ -139,20 +139,10 @@ def generate(
         )
     result.prompt_tokens = prompt_tokens
     shown = ""
-    with backend_errors(backend):
-        for chunk in backend.llm.stream_chat(messages, format=SCHEMA):
-            result.text = chunk.message.content or ""
-            raw = chunk.raw if isinstance(chunk.raw, dict) else {}
-            if raw.get("prompt_eval_count"):
-                result.prompt_tokens = int(raw["prompt_eval_count"])
-            visible = preview(result.text)
-            if len(visible) > len(shown) and visible.startswith(shown):
-                yield visible[len(shown) :]
-                shown = visible
-
-
-def _count_prompt(backend: Backend, messages: Sequence[ChatMessage]) -> int:
-    text = "\n".join(m.content or "" for m in messages)
-    if isinstance(backend.llm, EmbeddedLLM):
-        return backend.llm.count_tokens(text) + 10 * len(messages)  # + chat-template tokens
-    return len(text) // 3  # a safe over-estimate for an unknown tokenizer
+    for draft in backend.stream_draft(messages, SCHEMA):
+        result.text = draft.text
+        result.prompt_tokens = draft.prompt_tokens or result.prompt_tokens
+        visible = preview(result.text)
+        if len(visible) > len(shown) and visible.startswith(shown):
+            yield visible[len(shown) :]
+            shown = visible

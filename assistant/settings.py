@@ -13,7 +13,7 @@ from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,8 +55,9 @@ class Settings(BaseSettings):
     )
     encoder: str = Field(
         "minilm",
-        description="Embedding model: `minilm` (all-MiniLM-L6-v2, int8 ONNX, bundled) or "
-        "`ollama:NAME` (an Ollama embedding model through /api/embed).",
+        description="Embedding model: `minilm` (all-MiniLM-L6-v2, int8 ONNX, bundled), "
+        "`ollama:NAME` (an Ollama embedding model through /api/embed) or `openai:NAME` (an "
+        "embedding model on the OpenAI-compatible server at `openai_base_url`, /v1/embeddings).",
     )
     chroma_host: str | None = Field(
         None, description="Chroma server host; unset means embedded Chroma in `index_dir`."
@@ -78,10 +79,12 @@ class Settings(BaseSettings):
     )
 
     # Language model
-    backend: Literal["auto", "embedded", "ollama"] = Field(
+    backend: Literal["auto", "embedded", "ollama", "openai"] = Field(
         "auto",
-        description="`embedded` (llama.cpp in-process), `ollama` (a local Ollama server), or "
-        "`auto`: Ollama when it answers and has `ollama_model`, else embedded.",
+        description="`embedded` (llama.cpp in-process), `ollama` (a local Ollama server), "
+        "`openai` (an OpenAI-compatible server at `openai_base_url`), or `auto`: the "
+        "OpenAI-compatible server when one is configured and answers, else Ollama when it "
+        "answers and has `ollama_model`, else embedded.",
     )
     embedded_model: str = Field(
         "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
@@ -117,6 +120,25 @@ class Settings(BaseSettings):
         120.0, gt=0, description="Seconds to wait for an Ollama response."
     )
     ollama_keep_alive: str = Field("10m", description="How long Ollama keeps the model loaded.")
+    openai_base_url: str | None = Field(
+        None,
+        description="URL of an OpenAI-compatible server's API, such as "
+        "http://127.0.0.1:8080/v1 (llama.cpp's llama-server, LM Studio, vLLM).",
+    )
+    openai_model: str | None = Field(
+        None,
+        description="Model name on the OpenAI-compatible server; unset means the first model "
+        "its /models lists.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key for the OpenAI-compatible server (never shown or logged)."
+    )
+    openai_api_key_file: Path | None = Field(
+        None, description="A file holding the API key, instead of `openai_api_key`."
+    )
+    openai_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds to wait for the OpenAI-compatible server."
+    )
 
     # Questions and the UI
     max_question_chars: int = Field(
@@ -140,8 +162,8 @@ class Settings(BaseSettings):
     @field_validator("encoder")
     @classmethod
     def _known_encoder(cls, value: str) -> str:
-        if value != "minilm" and not re.fullmatch(r"ollama:\S+", value):
-            raise ValueError("is not valid: use minilm or ollama:NAME")
+        if value != "minilm" and not re.fullmatch(r"(ollama|openai):\S+", value):
+            raise ValueError("is not valid: use minilm, ollama:NAME or openai:NAME")
         return value
 
     @field_validator("ollama_host")
@@ -149,6 +171,13 @@ class Settings(BaseSettings):
     def _host_url(cls, value: str) -> str:
         if not _is_host_url(value):
             raise ValueError("is malformed: use a URL such as http://127.0.0.1:11434")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and ("://" not in value or not _is_host_url(value)):
+            raise ValueError("is malformed: use a URL such as http://127.0.0.1:8080/v1")
         return value
 
     @classmethod

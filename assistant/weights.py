@@ -9,14 +9,19 @@ the wheels. At run time the product only opens the verified files.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,61 @@ def require(weight: WeightFile, cache_dir: Path) -> Path:
             "run `make setup` (or `assistant weights`) to fetch and verify it."
         )
     return weight.path(cache_dir)
+
+
+def resolve_embedded_model(settings: Settings) -> Path:
+    """A model file from the settings: a name in the cache, a path, or `ollama:NAME`."""
+    name = settings.embedded_model
+    if name.startswith("ollama:"):
+        return ollama_store_model(settings.ollama_models_dir, name.removeprefix("ollama:"))
+    for weight in ALL_WEIGHTS:
+        if weight.name == name:
+            return require(weight, settings.model_dir)
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"The model file {path} does not exist; set ASSISTANT_EMBEDDED_MODEL to a GGUF file "
+            "or run `make setup` for the default model."
+        )
+    return path
+
+
+def ollama_store_model(store: Path, name: str) -> Path:
+    """The GGUF blob of a model pulled with Ollama, found through its manifest (no server)."""
+    model, _, tag = name.partition(":")
+    parts = model.split("/")
+    host, namespace = "registry.ollama.ai", "library"
+    if len(parts) == 3:
+        host, namespace, model = parts
+    elif len(parts) == 2:
+        namespace, model = parts
+    manifest_path = store / "manifests" / host / namespace / model / (tag or "latest")
+    hint = f"run `ollama pull {name}` or check ASSISTANT_OLLAMA_MODELS_DIR ({store})"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise MissingWeightsError(f"Ollama's store has no model '{name}'; {hint}.") from exc
+    layers = [
+        x
+        for x in manifest.get("layers", [])
+        if x.get("mediaType") == "application/vnd.ollama.image.model"
+    ]
+    if not layers:
+        raise MissingWeightsError(f"Ollama's manifest for '{name}' names no model layer; {hint}.")
+    blob = store / "blobs" / layers[0]["digest"].replace(":", "-")
+    try:
+        with blob.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise MissingWeightsError(
+            f"The weights of '{name}' are missing from Ollama's store; {hint}."
+        ) from exc
+    if magic != b"GGUF":
+        raise MissingWeightsError(
+            f"The Ollama model '{name}' is not a GGUF file (perhaps safetensors); llama.cpp "
+            "cannot open it, so use the `ollama` backend for it."
+        )
+    return blob
 
 
 def fetch(weight: WeightFile, cache_dir: Path) -> Path:

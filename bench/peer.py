@@ -114,7 +114,7 @@ class PromptCounter(BaseEventHandler):
     def handle(self, event: BaseEvent, **kwargs: Any) -> None:
         if isinstance(event, LLMChatStartEvent):
             text = "\n".join(m.content or "" for m in event.messages)
-            # As the product counts its own prompts (generation._count_prompt).
+            # As the product counts its own prompts (EmbeddedBackend.count_prompt_tokens).
             self.tokens += self.count_tokens(text) + 10 * len(event.messages)
             self.calls += 1
         elif isinstance(event, LLMCompletionStartEvent):

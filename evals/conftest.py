@@ -6,6 +6,13 @@ temporary folder, ingested with the embedded model, and every case is asked once
 report evals/report.md / report.json is rewritten after each split (splits not run this session
 keep their previous figures and say their date). `pytest evals/ --split dev` runs one split.
 
+Another model backend: ASSISTANT_BACKEND and the ASSISTANT_OLLAMA_* / ASSISTANT_OPENAI_* variables
+are the only settings taken from the environment (the encoder stays MiniLM), and
+ASSISTANT_EVAL_REPORT_DIR sends the report elsewhere, so evals/report.* stay the embedded figures:
+
+    ASSISTANT_BACKEND=openai ASSISTANT_OPENAI_BASE_URL=http://127.0.0.1:8080/v1 \
+    ASSISTANT_EVAL_REPORT_DIR=/tmp/openai-report pytest evals --split dev
+
 Self-test of the suite (not a product feature): ASSISTANT_EVAL_SABOTAGE deliberately breaks the
 pipeline, and the suite must then fail. The report then goes to a temporary folder, so
 evals/report.* keep the honest numbers.
@@ -33,6 +40,7 @@ from assistant.settings import Settings
 from evals.splits import EVALS, SPLITS, CorpusUnavailable
 
 SABOTAGE_VAR = "ASSISTANT_EVAL_SABOTAGE"
+REPORT_VAR = "ASSISTANT_EVAL_REPORT_DIR"
 SABOTAGES = ("shift-citations", "no-abstain", "shift-offsets")
 
 _runs: dict[str, EvalRun] = {}
@@ -41,7 +49,19 @@ _assistants: dict[str, Assistant] = {}  # one index per corpus, shared by its sp
 
 @pytest.fixture(scope="session")
 def eval_report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sabotaged-report") if os.environ.get(SABOTAGE_VAR) else EVALS
+    if os.environ.get(SABOTAGE_VAR):
+        return tmp_path_factory.mktemp("sabotaged-report")
+    chosen = os.environ.get(REPORT_VAR)
+    return Path(chosen).resolve() if chosen else EVALS
+
+
+def backend_settings() -> dict[str, str]:
+    """The model backend from the environment (embedded unless ASSISTANT_BACKEND says)."""
+    chosen = {"backend": "embedded"}
+    for var, value in os.environ.items():
+        if var == "ASSISTANT_BACKEND" or var.startswith(("ASSISTANT_OLLAMA_", "ASSISTANT_OPENAI_")):
+            chosen[var.removeprefix("ASSISTANT_").lower()] = value
+    return chosen
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +71,8 @@ def run_split(
     sabotage = os.environ.get(SABOTAGE_VAR, "")
     if sabotage and sabotage not in SABOTAGES:
         raise pytest.UsageError(f"{SABOTAGE_VAR}={sabotage!r}; use one of {SABOTAGES}")
+
+    backend = backend_settings()
 
     def run(name: str) -> EvalRun:
         if name in _runs:
@@ -73,7 +95,7 @@ def run_split(
                     Settings(
                         corpus_dir=split.copy_corpus(root / "corpus"),
                         index_dir=root / "index",
-                        backend="embedded",
+                        **backend,  # type: ignore[arg-type]
                     )
                 )
                 assistant.ingest()

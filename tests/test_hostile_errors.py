@@ -60,7 +60,7 @@ def cite_either(*needles: str) -> Script:
 # -- bad settings --------------------------------------------------------------------------
 COMMANDS = [["ask", ARIHA], ["ingest"], ["index"], ["settings"], ["chat"], ["eval"]]  # ui: below
 BAD = [
-    ("ASSISTANT_BACKEND", "olama", "is not valid: use one of auto, embedded, ollama."),
+    ("ASSISTANT_BACKEND", "olama", "is not valid: use one of auto, embedded, ollama, openai."),
     ("ASSISTANT_OLLAMA_TIMEOUT_S", "abc", "is not valid: use a number greater than 0."),
     ("ASSISTANT_CHUNK_TOKENS", "0", "is not valid: use a whole number greater than 0."),
     ("ASSISTANT_TOP_K", "-3", "is not valid: use a whole number greater than 0."),
@@ -134,7 +134,8 @@ def test_the_ui_launch_says_it_in_one_sentence(
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err == (
-        "Error: ASSISTANT_BACKEND='olama' is not valid: use one of auto, embedded, ollama.\n"
+        "Error: ASSISTANT_BACKEND='olama' is not valid: use one of auto, embedded, ollama, "
+        "openai.\n"
     )
 
 

@@ -20,11 +20,11 @@ import pytest
 from click.testing import CliRunner
 
 from assistant import Assistant
-from assistant.backends import make_backend, ollama_store_model
+from assistant.backends import make_backend
 from assistant.errors import BackendUnavailableError, IndexMismatchError
 from assistant.index import IndexStore
 from assistant.settings import Settings
-from assistant.weights import QWEN_GGUF, SMOLLM2_GGUF, MissingWeightsError
+from assistant.weights import QWEN_GGUF, SMOLLM2_GGUF, MissingWeightsError, ollama_store_model
 from tests.ollama_server import OllamaServer
 from tests.support import SEEDS
 
