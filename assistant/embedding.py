@@ -84,7 +84,7 @@ class MiniLMEncoder:
         hidden = self.session.run(None, feeds)[0]
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return _unit_rows(pooled)
 
 
 class OllamaEncoder:
@@ -111,7 +111,7 @@ class OllamaEncoder:
         with ollama_errors(self.host, self.model):
             response = self.client.embed(model=self.model, input=list(texts))
         vectors = np.array(response["embeddings"], dtype=np.float32)
-        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return _unit_rows(vectors)
 
 
 class OpenAIEncoder:
@@ -147,7 +147,7 @@ class OpenAIEncoder:
             response = self.client.embeddings.create(model=self.model, input=list(texts))
         rows = sorted(response.data, key=lambda d: d.index)
         vectors = np.array([_pooled(row.embedding) for row in rows], dtype=np.float32)
-        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return _unit_rows(vectors)
 
 
 def _pooled(embedding: Sequence[Any]) -> np.ndarray:
@@ -167,3 +167,8 @@ def make_encoder(settings: Settings) -> Encoder:
     raise ValueError(
         f"Unknown encoder '{settings.encoder}'; use 'minilm', 'ollama:NAME' or 'openai:NAME'."
     )
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (cosine similarity becomes a dot product)."""
+    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)

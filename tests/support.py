@@ -8,7 +8,10 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,34 @@ def fake_assistant(root: Path, script: Script, corpus: Path | None = None) -> As
     )
     a.ingest()
     return a
+
+
+@contextmanager
+def html_server(status: int, page: bytes) -> Iterator[str]:
+    """A web server on 127.0.0.1 that answers every GET and POST with `page` as HTML and the
+    given status (a router page, a proxy error: anything that is not the API asked for); yields
+    its base URL and stops it on exit."""
+
+    class Page(BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -12,9 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,14 @@ from assistant.cli import main
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from assistant.ui import build_app, launch, render_status
-from tests.support import FakeEncoder, Script, cite_sentence_with, fake_assistant, scripted_backend
+from tests.support import (
+    FakeEncoder,
+    Script,
+    cite_sentence_with,
+    fake_assistant,
+    html_server,
+    scripted_backend,
+)
 from tests.test_ui import free_port
 
 ARIHA = "How many civilians were killed in the Ariha market attack?"
@@ -268,31 +273,8 @@ PAGE = (
 
 @pytest.fixture(params=[404, 200, 500])
 def web_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
-    status = request.param
-
-    class Page(BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        do_GET = do_POST = answer
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", status
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with html_server(request.param, PAGE) as url:
+        yield url, request.param
 
 
 def test_a_host_that_is_not_ollama_is_named_not_printed(

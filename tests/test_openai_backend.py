@@ -10,10 +10,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -34,6 +32,7 @@ from tests.support import (
     cite_sentence_with,
     copy_seeds,
     fake_assistant,
+    html_server,
     seeded_assistant,
 )
 
@@ -270,31 +269,8 @@ PAGE = b"<!DOCTYPE html><html><body><h1>Router login</h1><p>Not an API.</p></bod
 
 @pytest.fixture(params=[200, 404])
 def web_page(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
-    status = request.param
-
-    class Page(BaseHTTPRequestHandler):
-        def answer(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        do_GET = do_POST = answer
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", status
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with html_server(request.param, PAGE) as url:
+        yield f"{url}/v1", request.param
 
 
 def test_a_web_page_is_named_not_printed(tmp_path: Path, web_page: tuple[str, int]) -> None:
