@@ -122,13 +122,17 @@ def test_support_check_tells_a_stated_claim_from_a_shifted_one(assistant: Assist
 
 
 def test_support_check_leaves_the_next_answer_unchanged(assistant: Assistant) -> None:
+    # Asked twice in a row, the second answer reuses the whole cached prompt; on some CPUs its
+    # logits differ in the last digits from a prompt read in one pass, so the control is a
+    # repeated question without the support check in between.
     question = "How many witnesses did Amnesty interview?"
-    first = assistant.ask(question)
+    assistant.ask(question)
+    control = assistant.ask(question)
     judge = assistant.backend.support_judge()
     assert judge is not None
     judge([(ARIHA_SENTENCE, "Three missiles hit the market.")])
     again = assistant.ask(question)
-    assert again.draft == first.draft  # the saved KV cache was restored exactly
+    assert again.draft == control.draft  # the saved KV cache was restored exactly
 
 
 def test_warm_up_reads_the_system_prompt_before_the_first_question(assistant: Assistant) -> None:
