@@ -21,7 +21,7 @@ from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
-from assistant.questions import question_words_error
+from assistant.questions import question_words_error, standalone
 from assistant.schema import (
     Answer,
     Citation,
@@ -282,11 +282,14 @@ class Assistant:
             timings["refresh_s"] = time.perf_counter() - started
 
         yield StreamEvent(kind="status", text="Searching the documents")
-        query = f"{turns[-1].question} {question}" if turns else question
+        asked = question  # what the pipeline reads: a follow-up with its referent written out
+        if turns and self.settings.resolve_follow_ups:
+            asked = standalone(question, turns[-1].question, turns[-1].answer)
+        query = f"{turns[-1].question} {asked}" if turns else question
         ranked = self.retriever().retrieve(query, self.settings.top_k, timings)
         t = time.perf_counter()
         evidence = select_evidence(
-            query,
+            asked if asked != question else query,  # a resolved follow-up says what it asks
             ranked,
             self.encoder,
             self.settings.evidence_sentences,
@@ -302,7 +305,7 @@ class Assistant:
             yield StreamEvent(kind="reading", reading=reading)
             yield StreamEvent(kind="status", text=f"Asking {backend.model}")
             t = time.perf_counter()
-            messages = build_messages(question, evidence, turns)
+            messages = build_messages(asked, evidence, turns)
             for delta in generate(
                 backend,
                 messages,
@@ -315,12 +318,12 @@ class Assistant:
             timings["generate_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        focus = focus_terms(question, [hit.passage.text for hit in ranked])
+        focus = focus_terms(asked, [hit.passage.text for hit in ranked])
         judge = backend.support_judge() if self.settings.support_check else None
         verified = verify(
-            parse_claims(generation.text), evidence, self.document_text, focus, question, judge
+            parse_claims(generation.text), evidence, self.document_text, focus, asked, judge
         )
-        if asks_for_days(question) and (days := day_difference(verified.claims)):
+        if asks_for_days(asked) and (days := day_difference(verified.claims)):
             verified.claims.append(days)  # counted by the program from two verified dates
         timings["verify_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - started

@@ -12,3 +12,86 @@ def question_words_error(question: str) -> str | None:
     space: "?!...", "🤔", ""), so it is refused at once instead of running the model; None for
     a question with at least one letter or digit in any script."""
     return None if re.search(r"[^\W_]", question) else NO_WORDS
+
+
+# -- follow-ups: a question that leans on the earlier turn ---------------------------------------
+
+_MARKER = re.compile(r"\s*\[\d+\]")  # citation markers of an earlier answer
+# A run of capitalised words, with the small words names keep inside ("Syrian Observatory for
+# Human Rights", "Mohammed Qurabi al-Ghazal").
+_NAME = re.compile(
+    r"(?:[A-Z][\w’'-]*|al-[A-Z][\w’'-]*)"
+    r"(?:\s+(?:(?:of|for|and|the|al|de|von)\s+)?(?:[A-Z][\w’'-]*|al-[A-Z][\w’'-]*))*"
+)
+# Capitalised only because they open a sentence: never part of a name phrase's start.
+_QUESTION_WORDS = frozenset(
+    "who whom whose what which when where why how is are was were did do does has have had can "
+    "could will would should and but or so according the a an it its they their he she his her "
+    "this that these those there yes no in on at of for to".split()
+)
+# A question asking who or which body did something ("Who said ...?", "Which organisation
+# accused ...?"): its answer, not its own words, names what a follow-up refers to.
+_ASKS_AGENT = re.compile(r"^\W*(?:who|which\s+\w+|what\s+(?:organi[sz]ation|group|body))\b", re.I)
+_ASKS_IDENTITY = re.compile(r"^\W*who\s+(?:is|was|are|were)\b", re.I)
+_PERSONAL = re.compile(r"\b(?:he|she|him|her)\b", re.I)
+# "his job", "her report": a possessive before a noun ("ask her about" is the object form).
+_POSSESSIVE = re.compile(
+    r"\b(?:his|her(?=\s+(?!about|to|for|if|whether|that|what|why|how|when|and|or)[a-z]))\b",
+    re.I,
+)
+_THING = re.compile(r"\bit\b", re.I)
+_DEMONSTRATIVE = re.compile(r"\b(?:that|this|the same)\s+([a-z]+)\b", re.I)
+
+
+def name_phrases(text: str) -> list[str]:
+    """Name phrases of `text` in order, without a question word that opens a sentence."""
+    found = []
+    for match in _NAME.finditer(text):
+        parts = match.group().split()
+        while parts and parts[0].lower() in _QUESTION_WORDS:
+            parts = parts[1:]
+        if parts:
+            found.append(" ".join(parts))
+    return found
+
+
+def referent(question: str, answer: str) -> str | None:
+    """What a follow-up's "he" or "it" most likely means: the entity the earlier question asked
+    about ("Who is Philip Luther?") or, when it asked who did something, the one its answer
+    names ("Who said ...?" -> "Kristyan Benedict")."""
+    answer = _MARKER.sub("", answer)
+    asked = name_phrases(question)
+    told = [n for n in name_phrases(answer) if n not in asked]
+    if _ASKS_AGENT.match(question) and not _ASKS_IDENTITY.match(question) and told:
+        return told[0]
+    return (asked or told or [None])[0]
+
+
+def standalone(question: str, earlier_question: str, earlier_answer: str) -> str:
+    """The follow-up with what it refers back to written out: "he"/"she" and "it" become the
+    earlier turn's referent ("his" its possessive), and "that attack" the earlier question's
+    phrase that ends in "attack" ("the Ariha market attack"). Unchanged when nothing refers
+    back or no referent is found; the earlier turn still goes to retrieval and the model."""
+    rewritten = question
+    demonstrative = _DEMONSTRATIVE.search(rewritten)
+    if demonstrative:
+        noun = demonstrative.group(1)
+        phrase = re.search(
+            rf"\b(?:the\s+)?((?:[\w’'-]+\s+){{0,3}}?{re.escape(noun)})\b", earlier_question, re.I
+        )
+        if phrase and phrase.group(1).lower() != noun.lower():
+            words = phrase.group(1).split()
+            while words and words[0].lower() in _QUESTION_WORDS:
+                words = words[1:]
+            rewritten = (
+                rewritten[: demonstrative.start()]
+                + "the "
+                + " ".join(words)
+                + rewritten[demonstrative.end() :]
+            )
+    name = referent(earlier_question, earlier_answer)
+    if name is None:
+        return rewritten
+    rewritten = _POSSESSIVE.sub(f"{name}’s", rewritten)
+    rewritten = _PERSONAL.sub(name, rewritten)
+    return _THING.sub(name, rewritten, count=1) if not demonstrative else rewritten

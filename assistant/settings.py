@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         description="Ask the model whether each cited sentence states its claim (embedded "
         "backend; one short forward pass a claim) and drop the claims it says no to.",
     )
+    resolve_follow_ups: bool = Field(
+        True,
+        description="Read a follow-up's 'he', 'it' or 'that attack' as what the earlier turn "
+        "was about, for retrieval, the model and verification.",
+    )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
         gt=0,

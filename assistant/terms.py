@@ -28,7 +28,8 @@ so some such than that that's the their theirs them themselves then there there'
 they'd they'll they're they've this those through to too under until up very was wasn't we we'd
 we'll we're we've were weren't what what's when when's where where's which while who who's whom
 why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
-yourselves also said says according may might one many much per s t documents document evidence
+yourselves also say said says saying according may might one many much per s t documents document
+evidence
 """.split()
 )
 _UNITS = {

@@ -21,6 +21,7 @@ from itertools import combinations
 
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
+from assistant.questions import name_phrases
 from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, names, similar_word, stems, words
 
@@ -36,7 +37,9 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "names-in-sentence" (else names may come from CONTEXT_CHARS around the span, as before),
 # "other-accounts" (sentences of other files that give another figure for the same thing),
 # "yes-no" (restated question words must be cited), "instructions", "judge" (support check),
-# "judge-context" (the support check reads no neighbouring sentence for a claim's names).
+# "judge-context" (the support check reads no neighbouring sentence for a claim's names),
+# "name-parts" (a claim naming part of the question's name, "Luther" for "Philip Luther", does
+# not count as touching the whole name in the focus check).
 ABLATED: set[str] = set()
 
 
@@ -174,7 +177,11 @@ def _off_the_question(
         cited = set().union(*(s.terms.stems for s in spans))
         if not any(_stem_in(c, cited) for c in asked.counted):
             return NOT_COUNTED
-    if not asked.focus or asked.focus & claim.stems:
+    touched = set(claim.stems)
+    for phrase in asked.name_parts:  # "Luther" touches the question's "Philip Luther"
+        if phrase & claim.stems and "name-parts" not in ABLATED:
+            touched |= phrase
+    if not asked.focus or asked.focus & touched:
         return None
     around = set().union(*(s.context_stems for s in spans))
     return None if any(_stem_in(term, around) for term in asked.focus) else OFF_FOCUS
@@ -259,6 +266,7 @@ class Asked:
     names: frozenset[str] = frozenset()  # the names the question itself uses
     terms: Terms | None = None  # all its terms, for "does the claim add anything?"
     yes_no: bool = False  # "Did Russia ...?": repeating the question is an answer
+    name_parts: tuple[frozenset[str], ...] = ()  # the stems of each name phrase it uses
 
     @classmethod
     def of(cls, question: str, focus: frozenset[str]) -> Asked:
@@ -270,6 +278,7 @@ class Asked:
             frozenset(names(question, proper=())),
             Terms.of(question) if question.strip() else None,
             bool(_YES_NO.match(question)),
+            tuple(frozenset(stems(p)) for p in name_phrases(question) if len(p.split()) > 1),
         )
 
 

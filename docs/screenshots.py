@@ -1,7 +1,12 @@
-"""Takes docs/ui-pdf-page.png and docs/ui-html-section.png from the running UI with the real
-embedded model: a PDF answer (its page shown) and an HTML documentation answer (its section path
-shown). Needs Debian's chromium and debian-handbook; from the repository root:
-`PYTHONPATH=. .venv/bin/python docs/screenshots.py` (a few minutes on two cores)."""
+"""Takes the UI screenshots in docs/ from the running UI with the real embedded model:
+
+- `handbook`: ui-pdf-page.png and ui-html-section.png, a PDF answer (its page shown) and an HTML
+  documentation answer (its section path shown); needs Debian's debian-handbook.
+- `seeds`: ui-follow-up.png, a follow-up ("What did he say ...?") after the question it leans on,
+  and ui-two-part.png, a question in two parts, over the shipped seeds.
+
+Needs Debian's chromium; from the repository root:
+`PYTHONPATH=. .venv/bin/python docs/screenshots.py [handbook|seeds]` (minutes on two cores)."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fpdf import FPDF  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from assistant import Assistant  # noqa: E402
 from assistant.loading import Found, parse  # noqa: E402
@@ -66,7 +71,50 @@ def typeset(names: list[str], out: Path) -> None:
     pdf.output(str(out))
 
 
-def main() -> None:
+CONVERSATIONS = [
+    (["Who is Philip Luther?", "What did he say about the attacks?"], "ui-follow-up.png"),
+    (
+        ["Did Amnesty say that Russia used cluster bombs, and who else accused it?"],
+        "ui-two-part.png",
+    ),
+]
+
+
+def ask_in_turn(page: Page, questions: list[str]) -> None:
+    """Each question typed into the chat once the answer before it is complete."""
+    box = page.get_by_placeholder("Ask about your documents…")
+    for n, question in enumerate(questions, start=1):
+        box.fill(question)
+        box.press("Enter")
+        done = page.locator("#chat .meta, #chat .note.error")
+        expect(done).to_have_count(n, timeout=600_000)
+        print(question, "->", page.locator("#chat .answer-text").last.inner_text())
+
+
+def seeds() -> None:
+    work = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    shutil.copytree(REPO / "seeds", work / "corpus")
+    settings = Settings(corpus_dir=work / "corpus", index_dir=work / "index", backend="embedded")
+    assistant = Assistant(settings)
+    assistant.ingest()
+    with served(assistant) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for questions, png in CONVERSATIONS:
+            page = browser.new_page(viewport={"width": 1360, "height": 1000})
+            page.goto(url, wait_until="load")
+            expect(page.locator("#chat")).to_be_visible(timeout=30_000)
+            ask_in_turn(page, questions)
+            cards = page.locator("#chat .card")
+            if cards.count():
+                cards.last.click()
+                expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(REPO / "docs" / png))
+            page.close()
+        browser.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def handbook() -> None:
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     corpus = work / "corpus"
     corpus.mkdir()
@@ -81,15 +129,11 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1360, "height": 900})
             page.goto(url, wait_until="load")
             expect(page.locator("#chat")).to_be_visible(timeout=30_000)
-            box = page.get_by_placeholder("Ask about your documents…")
-            box.fill(question)
-            box.press("Enter")
-            expect(page.locator("#chat .meta, #chat .note.error")).to_have_count(1, timeout=600_000)
+            ask_in_turn(page, [question])
             cards = page.locator("#chat .card")
             if cards.count():
                 cards.first.click()
                 expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
-            print(question, "->", page.locator("#chat .answer-text").last.inner_text())
             page.screenshot(path=str(REPO / "docs" / png))
             page.close()
         browser.close()
@@ -97,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    {"handbook": handbook, "seeds": seeds}[sys.argv[1] if len(sys.argv) > 1 else "handbook"]()

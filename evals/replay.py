@@ -31,6 +31,7 @@ from assistant.evaluation import (  # noqa: E402
 )
 from assistant.generation import parse_claims  # noqa: E402
 from assistant.loading import read_document  # noqa: E402
+from assistant.questions import standalone  # noqa: E402
 from assistant.schema import Answer  # noqa: E402
 from assistant.verification import Judge, focus_terms, verify  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
@@ -59,16 +60,17 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
     results = []
     for old in run.results:
         case = cases[old.id]
+        asked = case.question  # as the pipeline reads it (a follow-up with its referent)
+        if case.history:
+            asked = standalone(case.question, case.history[-1].question, case.history[-1].answer)
         passages = [text(p.file)[p.start : p.end] for p in old.retrieved]
-        focus = focus_terms(case.question, passages)
+        focus = focus_terms(asked, passages)
         drafts = parse_claims(old.draft)
         recorded = {c.text: c.support for c in [*old.claims, *old.dropped] if c.support is not None}
-        verified = verify(
-            drafts, old.evidence, text, focus, case.question, judge or _recorded(recorded)
-        )
+        verified = verify(drafts, old.evidence, text, focus, asked, judge or _recorded(recorded))
         if (
             "arithmetic" not in verification.ABLATED
-            and asks_for_days(case.question)
+            and asks_for_days(asked)
             and (days := day_difference(verified.claims))
         ):
             verified.claims.append(days)

@@ -59,6 +59,17 @@ def test_a_follow_up_carries_the_earlier_turn_into_the_prompt(ariha: Assistant) 
     assert f"Earlier question: {ARIHA}" in prompt and "[1]" not in prompt.split("Earlier")[1]
 
 
+def test_a_follow_up_is_read_with_its_referent_written_out(tmp_path: Path) -> None:
+    luther = fake_assistant(tmp_path, cite_sentence_with("war crimes"))
+    earlier = ("Who is Philip Luther?", "Philip Luther is a director at Amnesty International.")
+    answer = luther.ask("What did he say about the attacks?", history=[earlier])
+    llm = luther.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    assert "Question: What did Philip Luther say about the attacks?" in llm.prompts[-1]
+    assert answer.question == "What did he say about the attacks?"  # shown as it was typed
+    assert not answer.abstained and "war crimes" in answer.text
+
+
 def test_an_empty_question_is_one_sentence(ariha: Assistant) -> None:
     with pytest.raises(AssistantError, match="question is empty"):
         ariha.ask("   ")

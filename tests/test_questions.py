@@ -1,0 +1,50 @@
+"""Question analysis without a model: a follow-up read with the turn before it."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.questions import referent, standalone
+
+
+@pytest.mark.parametrize(
+    ("earlier", "answer", "expected"),
+    [
+        ("Who is Jane Okafor?", "Jane Okafor is the mayor of Lagos. [1]", "Jane Okafor"),
+        ("What did Tom Berg say about the dam?", "Tom Berg said it leaks. [2]", "Tom Berg"),
+        # A question about who did something: its answer names the referent.
+        ("Who signed the treaty?", "Maria Lopez signed the treaty. [1]", "Maria Lopez"),
+        (
+            "Which agency inspected the bridge?",
+            "The Federal Highway Agency inspected the bridge. [1]",
+            "Federal Highway Agency",
+        ),
+        ("How old is the bridge?", "It is 80 years old. [1]", None),
+    ],
+)
+def test_referent_is_what_the_earlier_turn_was_about(
+    earlier: str, answer: str, expected: str | None
+) -> None:
+    assert referent(earlier, answer) == expected
+
+
+def test_pronouns_become_the_referent() -> None:
+    earlier, answer = "Who is Jane Okafor?", "Jane Okafor is the mayor of Lagos. [1]"
+    assert standalone("What did she promise?", earlier, answer) == "What did Jane Okafor promise?"
+    assert standalone("What is her salary?", earlier, answer) == "What is Jane Okafor’s salary?"
+    assert standalone("Who elected him?", "Who is Tom Berg?", "Tom Berg is a judge.") == (
+        "Who elected Tom Berg?"
+    )
+
+
+def test_that_noun_becomes_the_earlier_phrase() -> None:
+    earlier = "How many people were hurt in the Harbour Street fire?"
+    assert standalone("When did that fire start?", earlier, "Twelve people. [1]") == (
+        "When did the Harbour Street fire start?"
+    )
+
+
+def test_a_question_that_does_not_refer_back_is_unchanged() -> None:
+    earlier, answer = "Who is Jane Okafor?", "Jane Okafor is the mayor of Lagos. [1]"
+    for question in ("How long is the Niger river?", "What did they decide?"):
+        assert standalone(question, earlier, answer) == question
