@@ -64,7 +64,8 @@ def referent(question: str, answer: str) -> str | None:
     told = [n for n in name_phrases(answer) if n not in asked]
     if _ASKS_AGENT.match(question) and not _ASKS_IDENTITY.match(question) and told:
         return told[0]
-    return (asked or told or [None])[0]
+    found = asked or told
+    return found[0] if found else None
 
 
 def standalone(question: str, earlier_question: str, earlier_answer: str) -> str:
