@@ -82,8 +82,9 @@ CONVERSATIONS = [
 
 def ask_in_turn(page: Page, questions: list[str]) -> None:
     """Each question typed into the chat once the answer before it is complete."""
-    box = page.get_by_placeholder("Ask about your documents…")
+    box = page.locator("#question textarea")
     for n, question in enumerate(questions, start=1):
+        expect(box).to_be_editable(timeout=120_000)  # the chat takes input again
         box.fill(question)
         box.press("Enter")
         done = page.locator("#chat .meta, #chat .note.error")
