@@ -39,7 +39,12 @@ _POSSESSIVE = re.compile(
     r"\b(?:his|her(?=\s+(?!about|to|for|if|whether|that|what|why|how|when|and|or)[a-z]))\b",
     re.I,
 )
-_THING = re.compile(r"\bit\b", re.I)
+# "it", but not the "it" of "is it true that ...?" or "was it reported that ...?".
+_THING = re.compile(
+    r"\bit\b(?!\s+(?:(?:is|was)\s+)?(?:true|false|possible|likely|clear|known|the case|said|"
+    r"reported|claimed|alleged)\b)",
+    re.I,
+)
 _DEMONSTRATIVE = re.compile(r"\b(?:that|this|the same)\s+([a-z]+)\b", re.I)
 
 
