@@ -45,7 +45,9 @@ _THING = re.compile(
     r"reported|claimed|alleged)\b)",
     re.I,
 )
-_DEMONSTRATIVE = re.compile(r"\b(?:that|this|the same)\s+([a-z]+)\b", re.I)
+# "that attack", "this report": a lower-case noun after the demonstrative ("that the ..." and
+# "that Russia ..." open a clause instead).
+_DEMONSTRATIVE = re.compile(r"\b(?i:that|this|the same)\s+([a-z]+)\b")
 
 
 def name_phrases(text: str) -> list[str]:
@@ -79,11 +81,18 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
     phrase that ends in "attack" ("the Ariha market attack"). Unchanged when nothing refers
     back or no referent is found; the earlier turn still goes to retrieval and the model."""
     rewritten = question
+    phrased = False  # "that attack" was written out: its "it" most likely means the same
     demonstrative = _DEMONSTRATIVE.search(rewritten)
     if demonstrative:
         noun = demonstrative.group(1)
-        phrase = re.search(
-            rf"\b(?:the\s+)?((?:[\w’'-]+\s+){{0,3}}?{re.escape(noun)})\b", earlier_question, re.I
+        phrase = (
+            None
+            if noun in _QUESTION_WORDS
+            else re.search(
+                rf"\b(?:the\s+)?((?:[\w’'-]+\s+){{0,3}}?{re.escape(noun)})\b",
+                earlier_question,
+                re.I,
+            )
         )
         if phrase and phrase.group(1).lower() != noun.lower():
             words = phrase.group(1).split()
@@ -95,9 +104,10 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
                 + " ".join(words)
                 + rewritten[demonstrative.end() :]
             )
+            phrased = True
     name = referent(earlier_question, earlier_answer)
     if name is None:
         return rewritten
     rewritten = _POSSESSIVE.sub(f"{name}’s", rewritten)
     rewritten = _PERSONAL.sub(name, rewritten)
-    return _THING.sub(name, rewritten, count=1) if not demonstrative else rewritten
+    return rewritten if phrased else _THING.sub(name, rewritten, count=1)
