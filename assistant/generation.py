@@ -15,6 +15,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from assistant.backends import Backend
 from assistant.errors import BackendUnavailableError
+from assistant.questions import MARKER
 from assistant.schema import (
     MAX_CITED,
     MAX_CLAIMS,
@@ -23,8 +24,6 @@ from assistant.schema import (
     Evidence,
     Turn,
 )
-
-MARKER = re.compile(r"\s*\[\d+\]")  # citation markers such as "[1]" in an earlier answer
 
 SCHEMA = {
     "type": "object",

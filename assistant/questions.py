@@ -16,7 +16,7 @@ def question_words_error(question: str) -> str | None:
 
 # -- follow-ups: a question that leans on the earlier turn ---------------------------------------
 
-_MARKER = re.compile(r"\s*\[\d+\]")  # citation markers of an earlier answer
+MARKER = re.compile(r"\s*\[\d+\]")  # citation markers such as "[1]" in an earlier answer
 # A run of capitalised words, with the small words names keep inside ("Syrian Observatory for
 # Human Rights", "Mohammed Qurabi al-Ghazal").
 _NAME = re.compile(
@@ -66,7 +66,7 @@ def referent(question: str, answer: str) -> str | None:
     """What a follow-up's "he" or "it" most likely means: the entity the earlier question asked
     about ("Who is Philip Luther?") or, when it asked who did something, the one its answer
     names ("Who said ...?" -> "Kristyan Benedict")."""
-    answer = _MARKER.sub("", answer)
+    answer = MARKER.sub("", answer)
     asked = name_phrases(question)
     told = [n for n in name_phrases(answer) if n not in asked]
     if _ASKS_AGENT.match(question) and not _ASKS_IDENTITY.match(question) and told:

@@ -93,26 +93,34 @@ def ask_in_turn(page: Page, questions: list[str]) -> None:
         print(question, "->", page.locator("#chat .answer-text").last.inner_text())
 
 
+def shoot(
+    assistant: Assistant, conversations: list[tuple[list[str], str]], height: int, card: int
+) -> None:
+    """Each conversation in a new page of the served UI, its `card`-th cited source opened,
+    then a screenshot into docs/ (serve() starts the model's warm-up)."""
+    with served(assistant) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for questions, png in conversations:
+            page = browser.new_page(viewport={"width": 1360, "height": height})
+            page.goto(url, wait_until="load")
+            expect(page.locator("#chat")).to_be_visible(timeout=30_000)
+            ask_in_turn(page, questions)
+            cards = page.locator("#chat .card")
+            if cards.count():
+                cards.nth(card).click()  # -1: the last
+                expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(REPO / "docs" / png))
+            page.close()
+        browser.close()
+
+
 def seeds() -> None:
     work = Path(tempfile.mkdtemp(prefix="screenshots-"))
     shutil.copytree(REPO / "seeds", work / "corpus")
     settings = Settings(corpus_dir=work / "corpus", index_dir=work / "index", backend="embedded")
     assistant = Assistant(settings)
     assistant.ingest()
-    with served(assistant) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for questions, png in CONVERSATIONS:
-            page = browser.new_page(viewport={"width": 1360, "height": 1000})
-            page.goto(url, wait_until="load")
-            expect(page.locator("#chat")).to_be_visible(timeout=30_000)
-            ask_in_turn(page, questions)
-            cards = page.locator("#chat .card")
-            if cards.count():
-                cards.last.click()
-                expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(REPO / "docs" / png))
-            page.close()
-        browser.close()
+    shoot(assistant, CONVERSATIONS, height=1000, card=-1)  # the follow-up's source
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -125,20 +133,7 @@ def handbook() -> None:
         shutil.copy(HANDBOOK / name, corpus / name)
     assistant = Assistant(Settings(corpus_dir=corpus, index_dir=work / "index", backend="embedded"))
     assistant.ingest()
-    with served(assistant) as url, sync_playwright() as p:  # serve() starts the warm-up
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        for question, png in QUESTIONS:
-            page = browser.new_page(viewport={"width": 1360, "height": 900})
-            page.goto(url, wait_until="load")
-            expect(page.locator("#chat")).to_be_visible(timeout=30_000)
-            ask_in_turn(page, [question])
-            cards = page.locator("#chat .card")
-            if cards.count():
-                cards.first.click()
-                expect(page.locator("#source-panel mark")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(REPO / "docs" / png))
-            page.close()
-        browser.close()
+    shoot(assistant, [([q], png) for q, png in QUESTIONS], height=900, card=0)
     shutil.rmtree(work, ignore_errors=True)
 
 
