@@ -19,7 +19,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -182,18 +182,51 @@ def _greedy_first(llama: Any) -> None:
 GREEDY_FIRST = True
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_int8" in flags
+
+
+@contextmanager
+def _without_extra_buffers() -> Iterator[None]:
+    """llama.cpp's weight repacking buffers off for the models loaded inside.
+
+    On a CPU that reports AMX (Xeon Sapphire Rapids and later), a native build puts the
+    weights in llama.cpp's AMX buffers, and the first forward pass segfaults in this kind of
+    virtual machine. Llama() takes no switch for it, so its default parameters are wrapped for
+    the duration of the load. Measured on such a machine: prefill 146 tok/s without them."""
+    import llama_cpp.llama_cpp as bindings  # the module Llama() calls
+
+    stock = bindings.llama_model_default_params
+
+    def params() -> Any:
+        p = stock()
+        p.use_extra_bufts = False
+        return p
+
+    bindings.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = stock
+
+
 @lru_cache(maxsize=2)
 def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
     from llama_cpp import Llama
 
-    llama = Llama(
-        model_path=path,
-        n_ctx=n_ctx,
-        n_threads=threads,
-        n_threads_batch=threads,
-        n_batch=512,
-        verbose=False,
-    )
+    with _without_extra_buffers() if _cpu_has_amx() else nullcontext():
+        llama = Llama(
+            model_path=path,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_batch=512,
+            verbose=False,
+        )
     # Freed before interpreter shutdown: later, llama_cpp's own globals may be gone already
     # and its destructor prints a TypeError.
     atexit.register(llama.close)
