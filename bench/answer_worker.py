@@ -62,8 +62,27 @@ def rates(assistant: Assistant) -> dict[str, float]:
     return {"prefill_tok_s": prefill, "decode_tok_s": decode}
 
 
+def without_amx_buffers() -> None:
+    """Revisions before cbeeefb load llama.cpp's AMX weight buffers on a CPU with AMX, which
+    segfault at the first forward pass in this kind of VM; both sides load without them there,
+    as the current backends.py does."""
+    if " amx_int8" not in Path("/proc/cpuinfo").read_text():
+        return
+    import llama_cpp.llama_cpp as bindings
+
+    stock = bindings.llama_model_default_params
+
+    def params() -> Any:
+        p = stock()
+        p.use_extra_bufts = False
+        return p
+
+    bindings.llama_model_default_params = params
+
+
 def main() -> None:
     corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+    without_amx_buffers()
     settings = Settings(corpus_dir=corpus, index_dir=index, backend="embedded")
     assistant = Assistant(settings)
     assistant.ingest()
