@@ -227,7 +227,8 @@ def side_by_side(ours: Metrics, peer: Metrics) -> list[str]:
     for name, label, ratio in ROWS:
         a, b = getattr(ours, name), getattr(peer, name)
         quotient = f"{a / b:.2f}" if a is not None and b else "n/a"
-        lines.append(f"{label:<30} {evaluation.format_metric(a, ratio):>10} {evaluation.format_metric(b, ratio):>10} {quotient:>10}")
+        mine, theirs = evaluation.format_metric(a, ratio), evaluation.format_metric(b, ratio)
+        lines.append(f"{label:<30} {mine:>10} {theirs:>10} {quotient:>10}")
     return lines
 
 
