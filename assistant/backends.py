@@ -214,11 +214,17 @@ def _without_extra_buffers() -> Iterator[None]:
         bindings.llama_model_default_params = stock
 
 
+def amx_safe_loading() -> AbstractContextManager[None]:
+    """Where llama.cpp models must be loaded from (any Llama() of this project, the tests'
+    Ollama server's too): without the extra buffers on a CPU with AMX, else as they are."""
+    return _without_extra_buffers() if _cpu_has_amx() else nullcontext()
+
+
 @lru_cache(maxsize=2)
 def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
     from llama_cpp import Llama
 
-    with _without_extra_buffers() if _cpu_has_amx() else nullcontext():
+    with amx_safe_loading():
         llama = Llama(
             model_path=path,
             n_ctx=n_ctx,

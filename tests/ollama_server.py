@@ -33,6 +33,8 @@ from llama_cpp import LLAMA_POOLING_TYPE_MEAN, LLAMA_POOLING_TYPE_UNSPECIFIED, L
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from llama_cpp.llama_grammar import JSON_GBNF
 
+from assistant.backends import amx_safe_loading
+
 VERSION = "0.12.6"  # the Ollama server version this double claims to be
 DEFAULT_NUM_CTX = 4096
 # Ollama's words for an absent model (server/routes.go: "model '%s' not found"); servers before
@@ -156,14 +158,15 @@ class Engine:
                 "n_ubatch": n_ctx,
                 "pooling_type": LLAMA_POOLING_TYPE_UNSPECIFIED if own else LLAMA_POOLING_TYPE_MEAN,
             }
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
-            verbose=False,
-            **extra,
-        )
+        with amx_safe_loading():
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                verbose=False,
+                **extra,
+            )
         template = info["meta"].get("tokenizer.chat_template", "{{ messages[-1].content }}")
         bos = llama._model.token_get_text(llama.token_bos())
         self.loaded = _Loaded(
