@@ -12,7 +12,8 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
-from assistant.questions import question_words_error, standalone
+from assistant.questions import parts, question_words_error, standalone
 from assistant.schema import (
     Answer,
     Citation,
@@ -29,6 +30,7 @@ from assistant.schema import (
     Evidence,
     IndexStats,
     IngestReport,
+    Part,
     Passage,
     SourceSpan,
     StreamEvent,
@@ -38,7 +40,9 @@ from assistant.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from assistant.backends import Backend
+    from assistant.generation import Generation
     from assistant.retrieval import HybridRetriever, Ranked
+    from assistant.verification import Verified
 
 # The answering stages import llama-index (~1-2 s); they are imported on first use so that
 # `assistant ingest` on an unchanged folder returns at once.
@@ -263,10 +267,7 @@ class Assistant:
         """The answer's progress, tokens and then the verified answer. With `refresh`, files
         that changed since the last ingestion are re-ingested first (the UI and `chat`); without,
         the answer only notes that the index is out of date (`ask`)."""
-        from assistant.arithmetic import asks_for_days, day_difference
-        from assistant.evidence import select_evidence
-        from assistant.generation import Generation, build_messages, generate, parse_claims
-        from assistant.verification import focus_terms, verify
+        from assistant.verification import combine
 
         started = time.perf_counter()
         question, notice = self._clean(question)
@@ -281,41 +282,135 @@ class Assistant:
                 yield event
             timings["refresh_s"] = time.perf_counter() - started
 
-        yield StreamEvent(kind="status", text="Searching the documents")
         asked = question  # what the pipeline reads: a follow-up with its referent written out
         if turns and self.settings.resolve_follow_ups:
             asked = standalone(question, turns[-1].question, turns[-1].answer)
-        query = f"{turns[-1].question} {asked}" if turns else question
+        questions = parts(asked) if self.settings.split_compound else [asked]
+        results: list[_Part] = []
+        for n, part in enumerate(questions):
+            if n == 0:
+                typed = question if len(questions) == 1 else part
+                query = f"{turns[-1].question} {part}" if turns else typed
+                part_turns = turns
+            else:  # the later part leans on the first, as a follow-up on its earlier turn
+                first = results[0]
+                earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
+                typed = part
+                if self.settings.resolve_follow_ups:
+                    part = standalone(part, questions[0], earlier)
+                query = f"{questions[0]} {part}"
+                part_turns = [Turn(question=questions[0], answer=earlier)]
+            result = yield from self._answer_part(
+                part,
+                query,
+                # a rewritten follow-up says what it asks; a later part leans on the first
+                query if part == typed or n > 0 else part,
+                part_turns,
+                shown=[r.evidence for r in results],
+                timings=timings,
+                started=started,
+            )
+            results.append(result)
+        timings["total_s"] = time.perf_counter() - started
+
+        verified = combine([r.verified for r in results])
+        text = verified.text() if not verified.abstained else ABSTAIN
+        missing = [q for q, r in zip(questions, results, strict=True) if r.verified.abstained]
+        if len(questions) > 1 and not verified.abstained and missing:
+            text += " " + " ".join(f"The documents do not answer “{q}”" for q in missing)
+        ranked = [hit for r in results for hit in r.ranked]
+        backend = self.backend
+        answer = Answer(
+            question=question,
+            text=text,
+            claims=verified.claims,
+            citations=self._locate(verified.citations),
+            abstained=verified.abstained,
+            conflict=verified.conflict,
+            leads=self._locate(self._leads(results[0].ranked)) if verified.abstained else [],
+            dropped=verified.dropped,
+            draft="\n".join(r.generation.text for r in results),
+            evidence=[e for r in results for e in r.evidence],
+            retrieved=[
+                SourceSpan(file=f, start=a, end=b)
+                for f, a, b in dict.fromkeys(
+                    (h.passage.file, h.passage.start, h.passage.end) for h in ranked
+                )
+            ],
+            notice=notice or (None if refresh else self.stale_notice()),
+            backend=backend.name,
+            model=backend.model,
+            timings=timings,
+            prompt_tokens=sum(r.generation.prompt_tokens for r in results),
+            parts=[
+                Part(
+                    question=r.question,
+                    draft=r.generation.text,
+                    evidence=r.evidence,
+                    retrieved=[
+                        SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
+                        for h in r.ranked
+                    ],
+                )
+                for r in results
+            ]
+            if len(results) > 1
+            else [],
+        )
+        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+
+    def _answer_part(
+        self,
+        asked: str,
+        query: str,
+        select_by: str,
+        turns: Sequence[Turn],
+        *,
+        shown: Sequence[list[Evidence]],
+        timings: dict[str, float],
+        started: float,
+    ) -> Generator[StreamEvent, None, _Part]:
+        """Retrieval (by `query`), evidence (the sentences nearest `select_by`), the model and
+        verification for one question: the whole question, or one part of a compound one.
+        `asked` is the question as the pipeline reads it; `shown` what earlier parts read."""
+        from assistant.arithmetic import asks_for_days, day_difference
+        from assistant.evidence import select_evidence
+        from assistant.generation import Generation, build_messages, generate, parse_claims
+        from assistant.verification import focus_terms, verify
+
+        yield StreamEvent(kind="status", text="Searching the documents")
         ranked = self.retriever().retrieve(query, self.settings.top_k, timings)
         t = time.perf_counter()
         evidence = select_evidence(
-            asked if asked != question else query,  # a resolved follow-up says what it asks
+            select_by,
             ranked,
             self.encoder,
             self.settings.evidence_sentences,
             self.settings.evidence_tokens,
         )
-        timings["evidence_s"] = time.perf_counter() - t
+        timings["evidence_s"] = timings.get("evidence_s", 0.0) + time.perf_counter() - t
 
         backend = self.backend
         generation = Generation()
         if evidence:
-            reading = self._locate(self._spans(evidence))
-            timings["reading_s"] = time.perf_counter() - started
+            earlier = [e for part in shown for e in part]
+            reading = self._locate(self._spans([*earlier, *evidence]))
+            timings.setdefault("reading_s", time.perf_counter() - started)
             yield StreamEvent(kind="reading", reading=reading)
             yield StreamEvent(kind="status", text=f"Asking {backend.model}")
             t = time.perf_counter()
-            messages = build_messages(asked, evidence, turns)
+            if shown:
+                yield StreamEvent(kind="token", text=" ")  # between the parts' statements
             for delta in generate(
                 backend,
-                messages,
+                build_messages(asked, evidence, turns),
                 self.settings.context_window,
                 self.settings.max_answer_tokens,
                 generation,
             ):
                 timings.setdefault("first_token_s", time.perf_counter() - started)
                 yield StreamEvent(kind="token", text=delta)
-            timings["generate_s"] = time.perf_counter() - t
+            timings["generate_s"] = timings.get("generate_s", 0.0) + time.perf_counter() - t
 
         t = time.perf_counter()
         focus = focus_terms(asked, [hit.passage.text for hit in ranked])
@@ -325,30 +420,8 @@ class Assistant:
         )
         if asks_for_days(asked) and (days := day_difference(verified.claims)):
             verified.claims.append(days)  # counted by the program from two verified dates
-        timings["verify_s"] = time.perf_counter() - t
-        timings["total_s"] = time.perf_counter() - started
-        answer = Answer(
-            question=question,
-            text=verified.text() if not verified.abstained else ABSTAIN,
-            claims=verified.claims,
-            citations=self._locate(verified.citations),
-            abstained=verified.abstained,
-            conflict=verified.conflict,
-            leads=self._locate(self._leads(ranked)) if verified.abstained else [],
-            dropped=verified.dropped,
-            draft=generation.text,
-            evidence=evidence,
-            retrieved=[
-                SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
-                for h in ranked
-            ],
-            notice=notice or (None if refresh else self.stale_notice()),
-            backend=backend.name,
-            model=backend.model,
-            timings=timings,
-            prompt_tokens=generation.prompt_tokens,
-        )
-        yield StreamEvent(kind="answer", text=answer.text, answer=answer)
+        timings["verify_s"] = timings.get("verify_s", 0.0) + time.perf_counter() - t
+        return _Part(asked, ranked, evidence, generation, verified)
 
     def _clean(self, question: str) -> tuple[str, str | None]:
         question = " ".join(question.split())
@@ -384,6 +457,15 @@ class Assistant:
                     )
                 )
         return out
+
+
+@dataclass
+class _Part:
+    question: str
+    ranked: list[Ranked]
+    evidence: list[Evidence]
+    generation: Generation
+    verified: Verified
 
 
 def _files(names: list[str]) -> str:

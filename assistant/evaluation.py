@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError
 from assistant.loading import read_document
-from assistant.schema import Answer, Claim, DroppedClaim, Evidence, SourceSpan, Turn
+from assistant.schema import Answer, Claim, DroppedClaim, Evidence, Part, SourceSpan, Turn
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -98,6 +98,7 @@ class CaseResult(BaseModel):
     dropped: list[DroppedClaim] = []  # draft claims that failed verification, with the rule
     draft: str = ""  # the model's raw output
     evidence: list[Evidence] = []  # what the model was shown (to replay verification offline)
+    parts: list[Part] = []  # a compound question's parts, each with its draft and evidence
     retrieved: list[SourceSpan] = []  # the passages retrieval found
     support_found: bool = True  # every labelled quote was found in its file (else: a bad label)
     retrieved_support: bool | None = None  # a support span overlaps a retrieved passage
@@ -392,6 +393,7 @@ def score_case(
         dropped=answer.dropped,
         draft=answer.draft,
         evidence=answer.evidence,
+        parts=answer.parts,
         retrieved=answer.retrieved,
         support_found=found_all,
         retrieved_support=(

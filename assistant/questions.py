@@ -50,6 +50,9 @@ _THING = re.compile(
 _DEMONSTRATIVE = re.compile(r"\b(?i:that|this|the same)\s+([a-z]+)\b")
 
 
+_WHO_ELSE = re.compile(r"\bwho\s+else\b", re.I)
+
+
 def name_phrases(text: str) -> list[str]:
     """Name phrases of `text` in order, without a question word that opens a sentence."""
     found = []
@@ -62,12 +65,16 @@ def name_phrases(text: str) -> list[str]:
     return found
 
 
-def referent(question: str, answer: str) -> str | None:
+def referent(question: str, answer: str, contrasted: bool = False) -> str | None:
     """What a follow-up's "he" or "it" most likely means: the entity the earlier question asked
     about ("Who is Philip Luther?") or, when it asked who did something, the one its answer
-    names ("Who said ...?" -> "Kristyan Benedict")."""
+    names ("Who said ...?" -> "Kristyan Benedict"). `contrasted`: the follow-up asks "who
+    else", so its pronoun cannot be the earlier question's first name, the one "else" sets
+    apart ("Did Amnesty say Russia ...? Who else accused it?": "it" is Russia)."""
     answer = MARKER.sub("", answer)
     asked = name_phrases(question)
+    if contrasted and len(asked) > 1:
+        asked = asked[1:]
     told = [n for n in name_phrases(answer) if n not in asked]
     if _ASKS_AGENT.match(question) and not _ASKS_IDENTITY.match(question) and told:
         return told[0]
@@ -105,9 +112,47 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
                 + rewritten[demonstrative.end() :]
             )
             phrased = True
-    name = referent(earlier_question, earlier_answer)
+    contrasted = _WHO_ELSE.search(rewritten)
+    if contrasted and (earlier_names := name_phrases(earlier_question)):
+        # "who else" sets apart the earlier question's first name: say which, so the model
+        # and the name check know it is not an answer
+        said = contrasted.group()
+        other = f"{said[:3]} other than {earlier_names[0]}"
+        rewritten = rewritten[: contrasted.start()] + other + rewritten[contrasted.end() :]
+    name = referent(earlier_question, earlier_answer, contrasted is not None)
     if name is None:
         return rewritten
     rewritten = _POSSESSIVE.sub(f"{name}’s", rewritten)
     rewritten = _PERSONAL.sub(name, rewritten)
     return rewritten if phrased else _THING.sub(name, rewritten, count=1)
+
+
+# -- compound questions: two questions in one ----------------------------------------------------
+
+_OPENS_QUESTION = (
+    r"(?:who|whom|whose|what|which|when|where|why|how|did|does|do|is|are|was|were|has|have|had|"
+    r"can|could|will|would)\b"
+)
+# Where a second question starts: ", and who ...", "; what ...". A bare "and" does not split:
+# "how much disk and how much RAM do I need", "when and where did it happen" share one verb.
+_JOIN = re.compile(
+    rf"(?:\s*,\s*(?:and|but)\s+|\s*;\s*(?:and\s+|but\s+)?)(?={_OPENS_QUESTION})", re.I
+)
+_MIN_PART_WORDS = 3  # "... and why?" leans on the whole first part: it stays one question
+
+
+def parts(question: str) -> list[str]:
+    """A compound question's parts, each a question of its own: "Did Amnesty say that Russia
+    used cluster bombs, and who else accused it?" -> ["Did Amnesty say that Russia used
+    cluster bombs?", "Who else accused it?"]. Both sides must open like a question ("Putin's
+    spokesman said ...; what had Putin warned?" stays whole, its first half is a premise), and
+    the second keeps its pronouns: `standalone` reads them with the first as its earlier turn."""
+    join = _JOIN.search(question)
+    if join is None:
+        return [question]
+    first = question[: join.start()].strip(" ,;")
+    second = question[join.end() :].strip()
+    if not re.match(rf"\W*{_OPENS_QUESTION}", first, re.I) or len(second.split()) < _MIN_PART_WORDS:
+        return [question]
+    first = first.rstrip("?.! ") + "?"
+    return [first, second[0].upper() + second[1:]]

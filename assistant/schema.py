@@ -139,6 +139,15 @@ class Claim(BaseModel):
     )
 
 
+class Part(BaseModel):
+    """One question of a compound question, answered on its own (see Answer.parts)."""
+
+    question: str = Field(description="As the pipeline read it, pronouns written out.")
+    draft: str = ""
+    evidence: list[Evidence] = []
+    retrieved: list[SourceSpan] = []
+
+
 class Answer(BaseModel):
     question: str
     text: str
@@ -158,6 +167,11 @@ class Answer(BaseModel):
     model: str = ""
     timings: dict[str, float] = {}
     prompt_tokens: int = 0
+    parts: list[Part] = Field(
+        [],
+        description="A compound question's parts, each retrieved, drafted and verified on its "
+        "own (their claims and citations are the answer's); empty for a single question.",
+    )
 
 
 class Turn(BaseModel):

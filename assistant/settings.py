@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         description="Read a follow-up's 'he', 'it' or 'that attack' as what the earlier turn "
         "was about, for retrieval, the model and verification.",
     )
+    split_compound: bool = Field(
+        True,
+        description='Answer a compound question ("Did X ..., and who else ...?") one part '
+        "at a time, each with its own retrieval, evidence and verification.",
+    )
     threads: int = Field(
         default_factory=lambda: len(os.sched_getaffinity(0)),
         gt=0,

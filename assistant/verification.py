@@ -63,6 +63,29 @@ class Verified:
         return f"The sources differ. {body}" if self.conflict else body
 
 
+def combine(parts: Sequence[Verified]) -> Verified:
+    """The verified parts of a compound question as one answer: their claims in order, each
+    citation listed once and the claims' numbers pointing into that one list."""
+    if len(parts) == 1:
+        return parts[0]
+    result = Verified(conflict=any(p.conflict for p in parts))
+    numbering: dict[tuple[str, int, int], int] = {}
+    for part in parts:
+        renumber = {}
+        for n, citation in enumerate(part.citations, start=1):
+            key = (citation.file, citation.start, citation.end)
+            if key not in numbering:
+                result.citations.append(citation)
+                numbering[key] = len(result.citations)
+            renumber[n] = numbering[key]
+        for claim in part.claims:
+            result.claims.append(
+                claim.model_copy(update={"citations": [renumber[n] for n in claim.citations]})
+            )
+        result.dropped.extend(part.dropped)
+    return result
+
+
 def _word_set(text: str) -> set[str]:
     return {w.lower().replace("’", "'") for w in words(text)}
 
@@ -252,7 +275,12 @@ _WANTS_NUMBER = re.compile(
 _YES_NO = re.compile(
     r"\s*(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should)\b", re.I
 )
-_WANTS_NAME = re.compile(r"\bwhat (?:is|was|are|were) the (?:names?|title) of\b|\bname the\b", re.I)
+# ... or asks who besides someone: naming that one again answers nothing
+_WANTS_NAME = re.compile(
+    r"\bwhat (?:is|was|are|were) the (?:names?|title) of\b|\bname the\b"
+    r"|\bwho (?:else|other than)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,8 +32,8 @@ from assistant.evaluation import (  # noqa: E402
 from assistant.generation import parse_claims  # noqa: E402
 from assistant.loading import read_document  # noqa: E402
 from assistant.questions import standalone  # noqa: E402
-from assistant.schema import Answer  # noqa: E402
-from assistant.verification import Judge, focus_terms, verify  # noqa: E402
+from assistant.schema import Answer, Part  # noqa: E402
+from assistant.verification import Judge, Verified, combine, focus_terms, verify  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
 
 
@@ -44,6 +44,19 @@ def _recorded(scores: dict[str, float]) -> Judge:
         return [scores.get(statement, float("inf")) for _, statement in pairs]
 
     return judge
+
+
+def _verify(part: Part, text: Callable[[str], str], judge: Judge) -> Verified:
+    passages = [text(p.file)[p.start : p.end] for p in part.retrieved]
+    focus = focus_terms(part.question, passages)
+    verified = verify(parse_claims(part.draft), part.evidence, text, focus, part.question, judge)
+    if (
+        "arithmetic" not in verification.ABLATED
+        and asks_for_days(part.question)
+        and (days := day_difference(verified.claims))
+    ):
+        verified.claims.append(days)
+    return verified
 
 
 def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[type-arg]
@@ -63,17 +76,12 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
         asked = case.question  # as the pipeline reads it (a follow-up with its referent)
         if case.history:
             asked = standalone(case.question, case.history[-1].question, case.history[-1].answer)
-        passages = [text(p.file)[p.start : p.end] for p in old.retrieved]
-        focus = focus_terms(asked, passages)
-        drafts = parse_claims(old.draft)
         recorded = {c.text: c.support for c in [*old.claims, *old.dropped] if c.support is not None}
-        verified = verify(drafts, old.evidence, text, focus, asked, judge or _recorded(recorded))
-        if (
-            "arithmetic" not in verification.ABLATED
-            and asks_for_days(asked)
-            and (days := day_difference(verified.claims))
-        ):
-            verified.claims.append(days)
+        # a compound question was drafted part by part: each part is verified on its own
+        parts = old.parts or [
+            Part(question=asked, draft=old.draft, evidence=old.evidence, retrieved=old.retrieved)
+        ]
+        verified = combine([_verify(p, text, judge or _recorded(recorded)) for p in parts])
         answer = Answer(
             question=case.question,
             text=ABSTAIN if verified.abstained else verified.text(),

@@ -70,6 +70,36 @@ def test_a_follow_up_is_read_with_its_referent_written_out(tmp_path: Path) -> No
     assert not answer.abstained and "war crimes" in answer.text
 
 
+def test_a_compound_question_is_answered_part_by_part(tmp_path: Path) -> None:
+    def by_part(prompt: str) -> dict[str, object]:
+        question = prompt.rsplit("Question: ", 1)[1]
+        needle = "49 civilians" if "How many" in question else "war crimes"
+        return cite_sentence_with(needle)(prompt)
+
+    a = fake_assistant(tmp_path, by_part)
+    answer = a.ask(f"{ARIHA[:-1]}, and what did Amnesty say the attacks may amount to?")
+    llm = a.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    first, second = llm.prompts[-2:]
+    assert f"Question: {ARIHA}\n" in first
+    assert f"Earlier question: {ARIHA}" in second
+    assert "Question: What did Amnesty say the attacks may amount to?\n" in second
+    second_part = "What did Amnesty say the attacks may amount to?"
+    assert [p.question for p in answer.parts] == [ARIHA, second_part]
+    assert "49" in answer.text and "war crimes" in answer.text and len(answer.claims) == 2
+    for claim in answer.claims:  # numbered into the one citation list
+        for n in claim.citations:
+            c = answer.citations[n - 1]
+            assert a.document_text(c.file)[c.start : c.end] == c.quote
+
+
+def test_a_compound_question_says_which_part_the_documents_leave_open(tmp_path: Path) -> None:
+    a = fake_assistant(tmp_path, cite_sentence_with("49 civilians"))
+    answer = a.ask(f"{ARIHA[:-1]}, and who paid for the missiles?")
+    assert not answer.abstained and "49" in answer.text
+    assert answer.text.endswith("The documents do not answer “Who paid for the missiles?”")
+
+
 def test_an_empty_question_is_one_sentence(ariha: Assistant) -> None:
     with pytest.raises(AssistantError, match="question is empty"):
         ariha.ask("   ")

@@ -1,10 +1,11 @@
-"""Question analysis without a model: a follow-up read with the turn before it."""
+"""Question analysis without a model: a follow-up read with the turn before it, a compound
+question cut into its parts."""
 
 from __future__ import annotations
 
 import pytest
 
-from assistant.questions import referent, standalone
+from assistant.questions import parts, referent, standalone
 
 
 @pytest.mark.parametrize(
@@ -53,3 +54,34 @@ def test_a_question_that_does_not_refer_back_is_unchanged() -> None:
         "Was it reported that the mayor won?",
     ):
         assert standalone(question, earlier, answer) == question
+
+
+def test_who_else_sets_apart_the_earlier_first_name() -> None:
+    earlier = "Did Greenpeace say that Shell spilled oil?"
+    assert standalone("Who else accused it?", earlier, "Yes. [1]") == (
+        "Who other than Greenpeace accused Shell?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "Did Greenpeace say that Shell spilled oil, and who else accused it?",
+            ["Did Greenpeace say that Shell spilled oil?", "Who else accused it?"],
+        ),
+        (
+            "When did the dam open; how much did it cost?",
+            ["When did the dam open?", "How much did it cost?"],
+        ),
+        # one question: a shared verb, a premise before the question, a part too short to stand
+        ("How much disk and how much RAM do I need?", None),
+        ("The mayor resigned, and what did the council say?", None),
+        ("Who said that, and why?", None),
+        ("How many days passed between the flood and the report?", None),
+    ],
+)
+def test_a_compound_question_is_cut_into_questions(
+    question: str, expected: list[str] | None
+) -> None:
+    assert parts(question) == (expected or [question])
