@@ -39,7 +39,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "yes-no" (restated question words must be cited), "instructions", "judge" (support check),
 # "judge-context" (the support check reads no neighbouring sentence for a claim's names),
 # "name-parts" (a claim naming part of the question's name, "Luther" for "Philip Luther", does
-# not count as touching the whole name in the focus check).
+# not count as touching the whole name in the focus check), "quote" (no cited sentence quoted
+# in place of a draft that adds words the sentence lacks).
 ABLATED: set[str] = set()
 
 
@@ -350,6 +351,7 @@ def verify(
             span.name_words, span.acronyms = span.around_names, span.around_acronyms
     result = Verified()
     kept: list[tuple[str, list[_Span], list[_Span], bool]] = []
+    uncarried: list[tuple[str, Terms, list[_Span]]] = []  # drafts no span carries, as cited
     seen_statements: set[str] = set()
     for draft in drafts:
         # Citation markers the model may copy ("[1]") are not part of the claim.
@@ -367,12 +369,16 @@ def verify(
         )
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
+            if chosen is None:
+                uncarried.append((statement, claim_terms, cited))
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
         # The support check reads the sentence that holds the claim's figures, dates and names:
         # a second cited sentence cannot lend it the rest of the claim.
         key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
         kept.append((statement, chosen, key, _contained(claim_terms, key)))
+    if not kept and judge is not None and judging and "quote" not in ABLATED:
+        kept.extend(_quoted(uncarried, asked, common, proper, judge))
     scores: list[float | None] = [None] * len(kept)
     asks = [n for n, (_, _, _, contained) in enumerate(kept) if not contained]
     if judge is not None and judging and asks:
@@ -437,6 +443,36 @@ def _other_accounts(
             if named and shared >= OTHER_ACCOUNT_OVERLAP:
                 found.append(span)
     return found
+
+
+def _quoted(
+    uncarried: Sequence[tuple[str, Terms, Sequence[_Span]]],
+    asked: Asked,
+    common: set[str],
+    proper: set[str],
+    judge: Judge,
+) -> list[tuple[str, list[_Span], list[_Span], bool]]:
+    """When nothing the model wrote is carried, the sentence it cited that shares the most
+    words with its draft, quoted as the claim, if the support check says that sentence states
+    the draft: the model pointed at the answer and then added a figure, year or word the
+    sentence lacks (a small model embroiders). The draft itself stays dropped; the sentence
+    states itself, and it must pass the question checks a claim passes (a figure for "how
+    many", the counted noun, the question's focus)."""
+    best: tuple[int, str, Terms, _Span] | None = None
+    for statement, claim, cited in uncarried:
+        for span in cited:
+            shared = len(claim.stems & span.terms.stems) + len(claim.numbers & span.terms.numbers)
+            if best is None or shared > best[0]:
+                best = (shared, statement, claim, span)
+    if best is None or best[0] == 0:
+        return []
+    _, statement, claim, span = best
+    text = " ".join(span.evidence.text.split())
+    if _off_the_question(Terms.of(text, proper), [span], asked, common, True) is not None:
+        return []
+    if judge([(_judged_text([span], claim), statement)])[0] < SUPPORT_THRESHOLD:
+        return []
+    return [(text, [span], [span], True)]
 
 
 def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.schema import DraftClaim, Evidence
 from assistant.terms import Terms, numbers
-from assistant.verification import NOT_CARRIED, focus_terms, verify
+from assistant.verification import NOT_CARRIED, Judge, focus_terms, verify
 from tests.support import SEEDS
 
 FILE = "003_52a8f228d6ea1ced.txt"
@@ -235,3 +236,35 @@ def test_a_claim_that_only_repeats_the_question_answers_nothing() -> None:
     assert not verify(
         [yes], EVIDENCE, read, question="Did a Russian warplane fire missiles?"
     ).abstained
+
+
+def _judge_saying(score: float) -> Judge:
+    def judge(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [score for _ in pairs]
+
+    return judge
+
+
+def test_an_embroidered_draft_gives_way_to_the_sentence_it_cited() -> None:
+    # the draft adds a year the sentence lacks: not carried; the support check says the cited
+    # sentence states it, so the sentence itself is the answer
+    draft = DraftClaim(statement="Russian jets killed 49 civilians in Ariha in 2016.", evidence=[1])
+    question = "How many civilians died in the Ariha market attack?"
+    result = verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(2.0))
+    (claim,) = result.claims
+    assert claim.text == " ".join(ARIHA.text.split()) and result.citations[0].quote == ARIHA.text
+    assert result.dropped[0].text == draft.statement and result.dropped[0].reason == NOT_CARRIED
+
+
+def test_no_sentence_is_quoted_when_the_check_says_no_or_cannot_be_asked() -> None:
+    draft = DraftClaim(statement="Russian jets killed 49 civilians in Ariha in 2016.", evidence=[1])
+    question = "How many civilians died in the Ariha market attack?"
+    assert verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(-2.0)).abstained
+    assert verify([draft], EVIDENCE, read, question=question).abstained  # no support check
+
+
+def test_a_quoted_sentence_must_still_answer_the_question() -> None:
+    # how many *soldiers*: the Ariha sentence counts civilians, so it is not quoted
+    draft = DraftClaim(statement="49 soldiers were killed in Ariha in 2016.", evidence=[1])
+    question = "How many soldiers were killed in Ariha?"
+    assert verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(2.0)).abstained
