@@ -246,6 +246,7 @@ class EmbeddedLLM(CustomLLM):
     max_tokens: int = 384
     threads: int = 2
     _llama: Any = PrivateAttr()
+    _judge_prefix: tuple[list[int], Any] | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
@@ -326,7 +327,7 @@ class EmbeddedLLM(CustomLLM):
         yes, no = _answer_tokens(llama)
         scores = []
         try:
-            llama.n_tokens = 0
+            self._restore_judge_prefix()
             for sentence, statement in pairs:
                 tokens = llama.tokenize(
                     _JUDGE.format(text=sentence, statement=statement).encode(),
@@ -346,6 +347,30 @@ class EmbeddedLLM(CustomLLM):
             llama.input_ids[:saved_n] = saved_ids
             llama.n_tokens = saved_n
         return scores
+
+    def _restore_judge_prefix(self) -> None:
+        """The KV cache holding only the judge prompt's constant part (its system turn, up to
+        "Text:"), read once and kept as a saved state: each question's first support check
+        then reads only its sentence and statement (~25 tokens fewer, 0.2-0.8 s on 2 cores)."""
+        import llama_cpp
+
+        llama = self._llama
+        ctx = llama._ctx.ctx
+        llama_cpp.llama_memory_seq_rm(llama._ctx.memory, 0, -1, -1)
+        llama.n_tokens = 0
+        if self._judge_prefix is None:
+            constant = _JUDGE[: _JUDGE.index("{text}")].rstrip()
+            tokens = llama.tokenize(constant.encode(), add_bos=False, special=True)
+            llama.eval(tokens)
+            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+            state = (ctypes.c_uint8 * size)()
+            llama_cpp.llama_state_seq_get_data(ctx, state, size, 0)
+            self._judge_prefix = (tokens, state)
+            return
+        tokens, state = self._judge_prefix
+        llama_cpp.llama_state_seq_set_data(ctx, state, len(state), 0)
+        llama.input_ids[: len(tokens)] = tokens
+        llama.n_tokens = len(tokens)
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
