@@ -3,8 +3,9 @@
 - `handbook`: ui-pdf-page.png and ui-html-section.png, a PDF answer (its page shown) and an HTML
   documentation answer (its section path shown); needs Debian's debian-handbook.
 - `seeds`: ui-follow-up.png, a follow-up ("What did he say ...?") after the question it leans on,
-  and ui-two-part.png, a question in two parts, over the shipped seeds (not committed while the
-  two-part answer is wrong: it answers neither part).
+  and ui-two-part.png, a question in two parts, over the shipped seeds (its first part answered
+  and cited; the second named as not answered: the model still names Amnesty for "who other
+  than Amnesty", and verification drops it).
 
 Needs Debian's chromium; from the repository root:
 `PYTHONPATH=. .venv/bin/python docs/screenshots.py [handbook|seeds]` (minutes on two cores)."""
