@@ -267,8 +267,6 @@ class Assistant:
         """The answer's progress, tokens and then the verified answer. With `refresh`, files
         that changed since the last ingestion are re-ingested first (the UI and `chat`); without,
         the answer only notes that the index is out of date (`ask`)."""
-        from assistant.verification import combine
-
         started = time.perf_counter()
         question, notice = self._clean(question)
         if self._warming is not None:
@@ -289,22 +287,21 @@ class Assistant:
         results: list[_Part] = []
         for n, part in enumerate(questions):
             if n == 0:
-                typed = question if len(questions) == 1 else part
-                query = f"{turns[-1].question} {part}" if turns else typed
+                query = f"{turns[-1].question} {part}" if turns else part
                 part_turns = turns
+                # a rewritten follow-up says what it asks
+                select_by = part if len(questions) == 1 and part != question else query
             else:  # the later part leans on the first, as a follow-up on its earlier turn
                 first = results[0]
                 earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
-                typed = part
                 if self.settings.resolve_follow_ups:
                     part = standalone(part, questions[0], earlier)
-                query = f"{questions[0]} {part}"
+                query = select_by = f"{questions[0]} {part}"
                 part_turns = [Turn(question=questions[0], answer=earlier)]
             result = yield from self._answer_part(
                 part,
                 query,
-                # a rewritten follow-up says what it asks; a later part leans on the first
-                query if part == typed or n > 0 else part,
+                select_by,
                 part_turns,
                 shown=[r.evidence for r in results],
                 timings=timings,
@@ -313,12 +310,7 @@ class Assistant:
             results.append(result)
         timings["total_s"] = time.perf_counter() - started
 
-        verified = combine([r.verified for r in results])
-        text = verified.text() if not verified.abstained else ABSTAIN
-        missing = [q for q, r in zip(questions, results, strict=True) if r.verified.abstained]
-        if len(questions) > 1 and not verified.abstained and missing:
-            text += " " + " ".join(f"The documents do not answer “{q}”" for q in missing)
-        ranked = [hit for r in results for hit in r.ranked]
+        verified, text = combined_answer(questions, [r.verified for r in results])
         backend = self.backend
         answer = Answer(
             question=question,
@@ -331,12 +323,11 @@ class Assistant:
             dropped=verified.dropped,
             draft="\n".join(r.generation.text for r in results),
             evidence=[e for r in results for e in r.evidence],
-            retrieved=[
-                SourceSpan(file=f, start=a, end=b)
-                for f, a, b in dict.fromkeys(
-                    (h.passage.file, h.passage.start, h.passage.end) for h in ranked
-                )
-            ],
+            retrieved=list(
+                {
+                    (s.file, s.start, s.end): s for r in results for s in _source_spans(r.ranked)
+                }.values()
+            ),
             notice=notice or (None if refresh else self.stale_notice()),
             backend=backend.name,
             model=backend.model,
@@ -347,10 +338,7 @@ class Assistant:
                     question=r.question,
                     draft=r.generation.text,
                     evidence=r.evidence,
-                    retrieved=[
-                        SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end)
-                        for h in r.ranked
-                    ],
+                    retrieved=_source_spans(r.ranked),
                 )
                 for r in results
             ]
@@ -457,6 +445,25 @@ class Assistant:
                     )
                 )
         return out
+
+
+def combined_answer(questions: Sequence[str], parts: Sequence[Verified]) -> tuple[Verified, str]:
+    """The verified parts of a question as one answer, and its text: ABSTAIN when no part holds
+    an answer, else the claims, then the parts the documents leave open."""
+    from assistant.verification import combine
+
+    verified = combine(parts)
+    if verified.abstained:
+        return verified, ABSTAIN
+    missing = [q for q, p in zip(questions, parts, strict=True) if p.abstained]
+    text = " ".join([verified.text(), *(f"The documents do not answer “{q}”" for q in missing)])
+    return verified, text
+
+
+def _source_spans(ranked: Sequence[Ranked]) -> list[SourceSpan]:
+    return [
+        SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end) for h in ranked
+    ]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant import verification  # noqa: E402
-from assistant.api import ABSTAIN  # noqa: E402
+from assistant.api import combined_answer  # noqa: E402
 from assistant.arithmetic import asks_for_days, day_difference  # noqa: E402
 from assistant.evaluation import (  # noqa: E402
     ROWS,
@@ -33,7 +33,7 @@ from assistant.generation import parse_claims  # noqa: E402
 from assistant.loading import read_document  # noqa: E402
 from assistant.questions import standalone  # noqa: E402
 from assistant.schema import Answer, Part  # noqa: E402
-from assistant.verification import Judge, Verified, combine, focus_terms, verify  # noqa: E402
+from assistant.verification import Judge, Verified, focus_terms, verify  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
 
 
@@ -81,10 +81,13 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
         parts = old.parts or [
             Part(question=asked, draft=old.draft, evidence=old.evidence, retrieved=old.retrieved)
         ]
-        verified = combine([_verify(p, text, judge or _recorded(recorded)) for p in parts])
+        verified, answer_text = combined_answer(
+            [p.question for p in parts],
+            [_verify(p, text, judge or _recorded(recorded)) for p in parts],
+        )
         answer = Answer(
             question=case.question,
-            text=ABSTAIN if verified.abstained else verified.text(),
+            text=answer_text,
             citations=verified.citations,
             abstained=verified.abstained,
             conflict=verified.conflict,
