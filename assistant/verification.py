@@ -378,7 +378,7 @@ def verify(
         key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
         kept.append((statement, chosen, key, _contained(claim_terms, key)))
     if not kept and judge is not None and judging and "quote" not in ABLATED:
-        kept.extend(_quoted(uncarried, asked, common, proper, judge))
+        kept.extend(_quoted(uncarried, asked, common, proper, judge, result.dropped))
     scores: list[float | None] = [None] * len(kept)
     asks = [n for n, (_, _, _, contained) in enumerate(kept) if not contained]
     if judge is not None and judging and asks:
@@ -451,13 +451,14 @@ def _quoted(
     common: set[str],
     proper: set[str],
     judge: Judge,
+    dropped: Sequence[DroppedClaim],
 ) -> list[tuple[str, list[_Span], list[_Span], bool]]:
     """When nothing the model wrote is carried, the sentence it cited that shares the most
     words with its draft, quoted as the claim, if the support check says that sentence states
     the draft: the model pointed at the answer and then added a figure, year or word the
-    sentence lacks (a small model embroiders). The draft itself stays dropped; the sentence
-    states itself, and it must pass the question checks a claim passes (a figure for "how
-    many", the counted noun, the question's focus)."""
+    sentence lacks (a small model embroiders). The draft itself stays dropped, with the
+    check's score; the sentence states itself, and it must pass the question checks a claim
+    passes (a figure for "how many", the counted noun, the question's focus)."""
     best: tuple[int, str, Terms, _Span] | None = None
     for statement, claim, cited in uncarried:
         for span in cited:
@@ -470,7 +471,11 @@ def _quoted(
     text = " ".join(span.evidence.text.split())
     if _off_the_question(Terms.of(text, proper), [span], asked, common, True) is not None:
         return []
-    if judge([(_judged_text([span], claim), statement)])[0] < SUPPORT_THRESHOLD:
+    score = judge([(_judged_text([span], claim), statement)])[0]
+    for d in dropped:  # recorded with the draft, so that evals/replay.py can replay it
+        if d.text == statement:
+            d.support = score
+    if score < SUPPORT_THRESHOLD:
         return []
     return [(text, [span], [span], True)]
 

@@ -268,3 +268,11 @@ def test_a_quoted_sentence_must_still_answer_the_question() -> None:
     draft = DraftClaim(statement="49 soldiers were killed in Ariha in 2016.", evidence=[1])
     question = "How many soldiers were killed in Ariha?"
     assert verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(2.0)).abstained
+
+
+def test_the_support_score_of_a_quoted_draft_is_recorded_with_it() -> None:
+    draft = DraftClaim(statement="Russian jets killed 49 civilians in Ariha in 2016.", evidence=[1])
+    question = "How many civilians died in the Ariha market attack?"
+    for score in (2.0, -2.0):  # replay reads it back whether the sentence was quoted or not
+        result = verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(score))
+        assert [d.support for d in result.dropped] == [score]
