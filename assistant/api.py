@@ -361,10 +361,9 @@ class Assistant:
         """Retrieval (by `query`), evidence (the sentences nearest `select_by`), the model and
         verification for one question: the whole question, or one part of a compound one.
         `asked` is the question as the pipeline reads it; `shown` what earlier parts read."""
-        from assistant.arithmetic import asks_for_days, day_difference
         from assistant.evidence import select_evidence
         from assistant.generation import Generation, build_messages, generate, parse_claims
-        from assistant.verification import focus_terms, verify
+        from assistant.verification import verify_part
 
         yield StreamEvent(kind="status", text="Searching the documents")
         ranked = self.retriever().retrieve(query, self.settings.top_k, timings)
@@ -401,13 +400,10 @@ class Assistant:
             timings["generate_s"] = timings.get("generate_s", 0.0) + time.perf_counter() - t
 
         t = time.perf_counter()
-        focus = focus_terms(asked, [hit.passage.text for hit in ranked])
         judge = backend.support_judge() if self.settings.support_check else None
-        verified = verify(
-            parse_claims(generation.text), evidence, self.document_text, focus, asked, judge
-        )
-        if asks_for_days(asked) and (days := day_difference(verified.claims)):
-            verified.claims.append(days)  # counted by the program from two verified dates
+        passages = [hit.passage.text for hit in ranked]
+        drafts = parse_claims(generation.text)
+        verified = verify_part(asked, drafts, evidence, passages, self.document_text, judge)
         timings["verify_s"] = timings.get("verify_s", 0.0) + time.perf_counter() - t
         return _Part(asked, ranked, evidence, generation, verified)
 

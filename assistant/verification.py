@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from assistant.arithmetic import asks_for_days, day_difference
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
 from assistant.questions import name_phrases
@@ -324,6 +325,28 @@ def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:
 
 
 Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
+
+
+def verify_part(
+    question: str,
+    drafts: Sequence[DraftClaim],
+    evidence: Sequence[Evidence],
+    passages: Sequence[str],
+    read_text: Callable[[str], str],
+    judge: Judge | None = None,
+) -> Verified:
+    """One question's draft checked, as the pipeline and evals/replay.py both do it: the rules
+    (with the question's distinctive words among the retrieved `passages`), then the program's
+    own count of days between two verified dates where the question asks for it."""
+    focus = focus_terms(question, passages)
+    verified = verify(drafts, evidence, read_text, focus, question, judge)
+    if (
+        "arithmetic" not in ABLATED
+        and asks_for_days(question)
+        and (days := day_difference(verified.claims))
+    ):
+        verified.claims.append(days)
+    return verified
 
 
 def verify(

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant import verification  # noqa: E402
 from assistant.api import combined_answer  # noqa: E402
-from assistant.arithmetic import asks_for_days, day_difference  # noqa: E402
 from assistant.evaluation import (  # noqa: E402
     ROWS,
     EvalRun,
@@ -33,7 +32,7 @@ from assistant.generation import parse_claims  # noqa: E402
 from assistant.loading import read_document  # noqa: E402
 from assistant.questions import standalone  # noqa: E402
 from assistant.schema import Answer, Part  # noqa: E402
-from assistant.verification import Judge, Verified, focus_terms, verify  # noqa: E402
+from assistant.verification import Judge, Verified, verify_part  # noqa: E402
 from evals.splits import EVALS, SPLITS  # noqa: E402
 
 
@@ -48,15 +47,9 @@ def _recorded(scores: dict[str, float]) -> Judge:
 
 def _verify(part: Part, text: Callable[[str], str], judge: Judge) -> Verified:
     passages = [text(p.file)[p.start : p.end] for p in part.retrieved]
-    focus = focus_terms(part.question, passages)
-    verified = verify(parse_claims(part.draft), part.evidence, text, focus, part.question, judge)
-    if (
-        "arithmetic" not in verification.ABLATED
-        and asks_for_days(part.question)
-        and (days := day_difference(verified.claims))
-    ):
-        verified.claims.append(days)
-    return verified
+    return verify_part(
+        part.question, parse_claims(part.draft), part.evidence, passages, text, judge
+    )
 
 
 def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[type-arg]
