@@ -24,6 +24,7 @@ from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
 from assistant.questions import parts, question_words_error, standalone
 from assistant.schema import (
+    OPEN_PART,
     Answer,
     Citation,
     Document,
@@ -452,7 +453,7 @@ def combined_answer(questions: Sequence[str], parts: Sequence[Verified]) -> tupl
     if verified.abstained:
         return verified, ABSTAIN
     missing = [q for q, p in zip(questions, parts, strict=True) if p.abstained]
-    text = " ".join([verified.text(), *(f"The documents do not answer “{q}”" for q in missing)])
+    text = " ".join([verified.text(), *(OPEN_PART.format(q) for q in missing)])
     return verified, text
 
 

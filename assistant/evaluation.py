@@ -30,7 +30,16 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError
 from assistant.loading import read_document
-from assistant.schema import Answer, Claim, DroppedClaim, Evidence, Part, SourceSpan, Turn
+from assistant.schema import (
+    OPEN_PART,
+    Answer,
+    Claim,
+    DroppedClaim,
+    Evidence,
+    Part,
+    SourceSpan,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -336,6 +345,9 @@ def _reaches(spans: Sequence[Span], found: Iterable[tuple[str, int, int]]) -> bo
     return any(f == g and a < e and s < b for g, a, b in found for f, s, e in spans)
 
 
+_OPEN_PART = re.compile(re.escape(OPEN_PART).replace(r"\{\}", "[^”]*"))
+
+
 def score_case(
     case: Case, answer: Answer, corpus_texts: Mapping[str, str], error: str | None = None
 ) -> CaseResult:
@@ -356,7 +368,7 @@ def score_case(
         )
         for c in answer.citations
     ]
-    text = answer.text.lower()
+    text = _OPEN_PART.sub("", answer.text).lower()  # a part's own words are not its answer
     verdict: Verdict
     if error:
         verdict, why = "wrong", f"the assistant raised an error: {error}"

@@ -119,6 +119,10 @@ class DroppedClaim(BaseModel):
 
 
 # What the model may write: the JSON schema, the parser and DraftClaim all use these.
+# How an answer names a part of a compound question that the documents leave open. It quotes
+# the part, so the eval scorer reads the answer without it.
+OPEN_PART = "The documents do not answer “{}”"
+
 MAX_CLAIMS = 4
 MAX_CITED = 3  # evidence ids per claim
 MAX_STATEMENT_CHARS = 400

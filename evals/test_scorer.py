@@ -68,3 +68,14 @@ def test_scorer_finds_a_quote_across_rewrapped_whitespace() -> None:
 def test_cases_file_loads(split: str) -> None:
     cases = load_cases(SPLITS[split].cases)
     assert len(cases) == len({c.id for c in cases}) >= 50
+
+
+def test_an_open_part_of_a_compound_question_is_not_read_as_its_answer() -> None:
+    case = CASE.model_copy(update={"question": "Who said so, and did 49 die?"})
+    at = TEXT.index("A spokesman")
+    answer = Answer(
+        question=case.question,
+        text="A spokesman denied it. [1] The documents do not answer “did 49 die?”",
+        citations=[_cite(at, at + 22)],
+    )
+    assert score_case(case, answer, {"a.txt": TEXT}).verdict == "wrong"
