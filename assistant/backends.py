@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -44,11 +44,13 @@ from assistant.settings import Settings
 from assistant.weights import resolve_embedded_model
 
 T = TypeVar("T")
+DraftForm = Literal["json", "lines"]  # how the model writes its claims (generation.py)
+Constraint = dict[str, Any] | str  # a JSON schema, or a GBNF grammar for "lines"
 Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
 
 
 class Draft(NamedTuple):
-    text: str  # the JSON written so far
+    text: str  # the draft written so far
     prompt_tokens: int  # as the model counted them, or 0 when it does not say
 
 
@@ -60,6 +62,7 @@ class Backend:
     llm: LLM
     name: str  # "embedded", "ollama", "openai" (or a test's own)
     model: str
+    draft_form: DraftForm = "json"  # servers constrain output by JSON schema only
 
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(_joined(messages)) // 3  # a safe over-estimate for an unknown tokenizer
@@ -69,11 +72,12 @@ class Backend:
         return nullcontext()
 
     def stream_draft(
-        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
-    ) -> Iterator[Draft]:
-        """The JSON answer as it grows, constrained to `schema` where the backend can."""
+        self, messages: Sequence[ChatMessage], constraint: Constraint
+    ) -> Generator[Draft, None, None]:
+        """The draft as it grows, constrained to `constraint` (of `draft_form`) where the
+        backend can."""
         with self.errors():
-            for chunk in self.llm.stream_chat(messages, format=schema):
+            for chunk in self.llm.stream_chat(messages, format=constraint):
                 yield Draft(chunk.message.content or "", 0)
 
     def support_judge(self) -> Judge | None:
@@ -271,11 +275,13 @@ class EmbeddedLLM(CustomLLM):
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "seed": 0,
         }
-        schema = kwargs.get("format")
-        if isinstance(schema, dict):
-            request["response_format"] = {"type": "json_object", "schema": schema}
-        elif schema == "json":
+        constraint = kwargs.get("format")
+        if isinstance(constraint, dict):
+            request["response_format"] = {"type": "json_object", "schema": constraint}
+        elif constraint == "json":
             request["response_format"] = {"type": "json_object"}
+        elif isinstance(constraint, str):
+            request["grammar"] = _grammar(constraint)
         return request
 
     @llm_chat_callback()
@@ -405,6 +411,13 @@ _JUDGE = (
 )
 
 
+@lru_cache(maxsize=4)
+def _grammar(gbnf: str) -> Any:
+    import llama_cpp
+
+    return llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+
+
 def _answer_tokens(llama: Any) -> tuple[list[int], list[int]]:
     first = [llama.tokenize(w.encode(), add_bos=False)[0] for w in (*YES, *NO)]
     return first[:2], first[2:]
@@ -449,7 +462,7 @@ def embedded_backend(settings: Settings) -> EmbeddedBackend:
         threads=settings.threads,
     )
     label = settings.embedded_model if settings.embedded_model.startswith("ollama:") else path.name
-    return EmbeddedBackend(llm=llm, name="embedded", model=label)
+    return EmbeddedBackend(llm=llm, name="embedded", model=label, draft_form=settings.draft_form)
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(
         384, gt=0, description="Upper bound on generated tokens per answer."
     )
+    draft_form: Literal["json", "lines"] = Field(
+        "json",
+        description='How the embedded model writes its claims: `lines` ("statement [ids]" per '
+        "line, under a small grammar; about a third fewer output tokens) or `json` (a JSON "
+        "schema, what the Ollama and OpenAI-compatible backends always use).",
+    )
     support_check: bool = Field(
         True,
         description="Ask the model whether each cited sentence states its claim (embedded "
