@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -40,11 +40,10 @@ from llama_index.core.llms.llm import LLM
 from pydantic import PrivateAttr
 
 from assistant.errors import BackendUnavailableError
-from assistant.settings import Settings
+from assistant.settings import DraftForm, Settings
 from assistant.weights import resolve_embedded_model
 
 T = TypeVar("T")
-DraftForm = Literal["json", "lines"]  # how the model writes its claims (generation.py)
 Constraint = dict[str, Any] | str  # a JSON schema, or a GBNF grammar for "lines"
 Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
 

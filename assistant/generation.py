@@ -3,9 +3,9 @@
 The model only writes short statements and cites evidence ids; it never copies quotes or spans
 (small models paraphrase when asked to quote). Quotes come from the program in verification.
 
-Two forms of the same draft: JSON under a schema (what servers constrain: Ollama, OpenAI), and
-for the embedded model lines of "statement [ids]" under a small grammar, about a third fewer
-output tokens (JSON's keys, quotes and braces cost ~13 tokens a claim, 1-2 s on a slow CPU).
+Two forms of the same draft: JSON under a schema (the default; what servers constrain: Ollama,
+OpenAI), and, experimental and for the embedded model only, lines of "statement [ids]" under a
+small grammar (JSON's keys, quotes and braces cost ~13 tokens a claim, 1-2 s on a slow CPU).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from assistant.backends import Backend, DraftForm
+from assistant.backends import Backend, Constraint
 from assistant.errors import BackendUnavailableError
 from assistant.questions import MARKER
 from assistant.schema import (
@@ -30,6 +29,7 @@ from assistant.schema import (
     Evidence,
     Turn,
 )
+from assistant.settings import DraftForm
 
 SCHEMA = {
     "type": "object",
@@ -99,7 +99,7 @@ LINES_GRAMMAR = "\n".join(
 )
 
 
-def constraint(form: DraftForm) -> dict[str, Any] | str:
+def constraint(form: DraftForm) -> Constraint:
     """What the backend constrains the draft to: a JSON schema, or a GBNF grammar."""
     return SCHEMA if form == "json" else LINES_GRAMMAR
 
