@@ -45,6 +45,17 @@ _THING = re.compile(
     r"reported|claimed|alleged)\b)",
     re.I,
 )
+# "they" and "their" stand for an organisation or a group, so only a name of two words or more
+# replaces them ("Human Rights Watch"; after "the Lagos council", "they" stays). "them" is as
+# often a thing of the same question ("there were fires, who saw them?"): it stays.
+_PLURAL = re.compile(r"\bthey\b", re.I)
+_PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.I)
+# "there" as a place ("the area there"), not the "there" of "were there ..." or "there is".
+_BE = r"(?:is|are|was|were|will|would|has|have|had|be|been|seems?|seemed)"
+_THERE = re.compile(r"\bthere\b", re.I)
+_EXISTENTIAL = re.compile(rf"\b{_BE}\s+$|^\s+{_BE}\b", re.I)
+# The place an earlier turn gave: a name after "in" or "at" ("in Ariha, Idlib province").
+_PLACE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 # "that attack", "this report": a lower-case noun after the demonstrative ("that the ..." and
 # "that Russia ..." open a clause instead).
 _DEMONSTRATIVE = re.compile(r"\b(?i:that|this|the same)\s+([a-z]+)\b")
@@ -61,7 +72,7 @@ def name_phrases(text: str) -> list[str]:
         while parts and parts[0].lower() in _QUESTION_WORDS:
             parts = parts[1:]
         if parts:
-            found.append(" ".join(parts))
+            found.append(re.sub(r"[’']s$", "", " ".join(parts)))  # "Amnesty's" -> "Amnesty"
     return found
 
 
@@ -119,12 +130,32 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
         said = contrasted.group()
         other = f"{said[:3]} other than {earlier_names[0]}"
         rewritten = rewritten[: contrasted.start()] + other + rewritten[contrasted.end() :]
+    rewritten = _there(rewritten, earlier_question, earlier_answer)
     name = referent(earlier_question, earlier_answer, contrasted is not None)
     if name is None:
         return rewritten
+    # "Did it say they were used?": with "it" or "he" for the referent, "they" is another thing
+    other = any(p.search(rewritten) for p in (_POSSESSIVE, _PERSONAL, _THING))
     rewritten = _POSSESSIVE.sub(f"{name}’s", rewritten)
     rewritten = _PERSONAL.sub(name, rewritten)
+    if len(name.split()) > 1 and not other:
+        if not _PLURAL.search(rewritten):  # after "they", "their" is as often another thing's
+            rewritten = _PLURAL_POSSESSIVE.sub(f"{name}’s", rewritten)
+        rewritten = _PLURAL.sub(name, rewritten)
     return rewritten if phrased else _THING.sub(name, rewritten, count=1)
+
+
+def _there(question: str, earlier_question: str, earlier_answer: str) -> str:
+    """"there" as a place becomes "in" the place the earlier answer (else question) gave."""
+    for match in _THERE.finditer(question):
+        before, after = question[: match.start()], question[match.end() :]
+        if _EXISTENTIAL.search(before) or _EXISTENTIAL.match(after) or not before.strip():
+            continue
+        for text in (MARKER.sub("", earlier_answer), earlier_question):
+            place = _PLACE.search(text)
+            if place:
+                return before + "in " + place.group(1) + after
+    return question
 
 
 # -- compound questions: two questions in one ----------------------------------------------------

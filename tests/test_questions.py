@@ -56,6 +56,31 @@ def test_a_question_that_does_not_refer_back_is_unchanged() -> None:
         assert standalone(question, earlier, answer) == question
 
 
+def test_they_becomes_a_group_name_and_there_a_place() -> None:
+    earlier, answer = "Which agency inspected the bridge?", "The Federal Highway Agency did. [1]"
+    assert standalone("What did they find?", earlier, answer) == (
+        "What did Federal Highway Agency find?"
+    )
+    assert standalone("What was their verdict?", earlier, answer) == (
+        "What was Federal Highway Agency’s verdict?"
+    )
+    # after "they", a "their" is as often something else's: it stays
+    assert standalone("When did they publish their figures?", earlier, answer) == (
+        "When did Federal Highway Agency publish their figures?"
+    )
+    # with "it" for the agency, "they" is something else
+    assert standalone("Did it say they were safe?", earlier, answer) == (
+        "Did Federal Highway Agency say they were safe?"
+    )
+    where, there = "Where did the fire start?", "It started in Harbour Street, Lagos. [1]"
+    assert standalone("Who owns the warehouse there?", where, there) == (
+        "Who owns the warehouse in Harbour Street?"
+    )
+    for existential in ("Were there any injuries?", "How many people were there?",
+                        "There were fires, but who saw them?"):
+        assert standalone(existential, where, there) == existential
+
+
 def test_who_else_sets_apart_the_earlier_first_name() -> None:
     earlier = "Did Greenpeace say that Shell spilled oil?"
     assert standalone("Who else accused it?", earlier, "Yes. [1]") == (
