@@ -223,7 +223,7 @@ class Assistant:
         try:
             self.retriever()
             self.encoder.embed(["warm-up"])
-            self.backend.warm_up(build_messages("?", [], form=self.backend.draft_form))
+            self.backend.warm_up(build_messages("?", []))
         except (AssistantError, OSError):
             pass
         finally:
@@ -391,7 +391,7 @@ class Assistant:
                 yield StreamEvent(kind="token", text=" ")  # between the parts' statements
             for delta in generate(
                 backend,
-                build_messages(asked, evidence, turns, backend.draft_form),
+                build_messages(asked, evidence, turns),
                 self.settings.context_window,
                 self.settings.max_answer_tokens,
                 generation,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,16 +40,15 @@ from llama_index.core.llms.llm import LLM
 from pydantic import PrivateAttr
 
 from assistant.errors import BackendUnavailableError
-from assistant.settings import DraftForm, Settings
+from assistant.settings import Settings
 from assistant.weights import resolve_embedded_model
 
 T = TypeVar("T")
-Constraint = dict[str, Any] | str  # a JSON schema, or a GBNF grammar for "lines"
 Judge = Callable[[Sequence[tuple[str, str]]], list[float]]  # (sentence, statement) -> log-odds
 
 
 class Draft(NamedTuple):
-    text: str  # the draft written so far
+    text: str  # the JSON written so far
     prompt_tokens: int  # as the model counted them, or 0 when it does not say
 
 
@@ -61,7 +60,6 @@ class Backend:
     llm: LLM
     name: str  # "embedded", "ollama", "openai" (or a test's own)
     model: str
-    draft_form: DraftForm = "json"  # servers constrain output by JSON schema only
 
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return len(_joined(messages)) // 3  # a safe over-estimate for an unknown tokenizer
@@ -71,12 +69,11 @@ class Backend:
         return nullcontext()
 
     def stream_draft(
-        self, messages: Sequence[ChatMessage], constraint: Constraint
-    ) -> Generator[Draft, None, None]:
-        """The draft as it grows, constrained to `constraint` (of `draft_form`) where the
-        backend can."""
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> Iterator[Draft]:
+        """The JSON answer as it grows, constrained to `schema` where the backend can."""
         with self.errors():
-            for chunk in self.llm.stream_chat(messages, format=constraint):
+            for chunk in self.llm.stream_chat(messages, format=schema):
                 yield Draft(chunk.message.content or "", 0)
 
     def support_judge(self) -> Judge | None:
@@ -274,13 +271,11 @@ class EmbeddedLLM(CustomLLM):
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "seed": 0,
         }
-        constraint = kwargs.get("format")
-        if isinstance(constraint, dict):
-            request["response_format"] = {"type": "json_object", "schema": constraint}
-        elif constraint == "json":
+        schema = kwargs.get("format")
+        if isinstance(schema, dict):
+            request["response_format"] = {"type": "json_object", "schema": schema}
+        elif schema == "json":
             request["response_format"] = {"type": "json_object"}
-        elif isinstance(constraint, str):
-            request["grammar"] = _grammar(constraint)
         return request
 
     @llm_chat_callback()
@@ -410,13 +405,6 @@ _JUDGE = (
 )
 
 
-@lru_cache(maxsize=4)
-def _grammar(gbnf: str) -> Any:
-    import llama_cpp
-
-    return llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
-
-
 def _answer_tokens(llama: Any) -> tuple[list[int], list[int]]:
     first = [llama.tokenize(w.encode(), add_bos=False)[0] for w in (*YES, *NO)]
     return first[:2], first[2:]
@@ -461,7 +449,7 @@ def embedded_backend(settings: Settings) -> EmbeddedBackend:
         threads=settings.threads,
     )
     label = settings.embedded_model if settings.embedded_model.startswith("ollama:") else path.name
-    return EmbeddedBackend(llm=llm, name="embedded", model=label, draft_form=settings.draft_form)
+    return EmbeddedBackend(llm=llm, name="embedded", model=label)
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage
 
-from assistant.backends import Backend, Constraint, Draft
+from assistant.backends import Backend, Draft
 from assistant.errors import BackendUnavailableError
 from assistant.settings import Settings
 
@@ -22,10 +23,10 @@ class OllamaBackend(Backend):
         return ollama_errors(self.host, self.model)
 
     def stream_draft(
-        self, messages: Sequence[ChatMessage], constraint: Constraint
-    ) -> Generator[Draft, None, None]:
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> Iterator[Draft]:
         with self.errors():
-            for chunk in self.llm.stream_chat(messages, format=constraint):
+            for chunk in self.llm.stream_chat(messages, format=schema):
                 raw = chunk.raw if isinstance(chunk.raw, dict) else {}
                 yield Draft(chunk.message.content or "", int(raw.get("prompt_eval_count") or 0))
 

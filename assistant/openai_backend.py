@@ -9,7 +9,7 @@ each in one sentence, before a question is spent on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +17,7 @@ from typing import Any
 import numpy as np
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from assistant.backends import (
-    JUDGE_SYSTEM,
-    JUDGE_USER,
-    NO,
-    YES,
-    Backend,
-    Constraint,
-    Draft,
-    Judge,
-)
+from assistant.backends import JUDGE_SYSTEM, JUDGE_USER, NO, YES, Backend, Draft, Judge
 from assistant.errors import BackendUnavailableError
 from assistant.settings import Settings
 
@@ -58,8 +49,8 @@ class OpenAIBackend(Backend):
         return openai_errors(self.base_url, self.model)
 
     def stream_draft(
-        self, messages: Sequence[ChatMessage], constraint: Constraint
-    ) -> Generator[Draft, None, None]:
+        self, messages: Sequence[ChatMessage], schema: dict[str, Any]
+    ) -> Iterator[Draft]:
         import openai
 
         while True:
@@ -67,8 +58,8 @@ class OpenAIBackend(Backend):
                 "max_tokens": self.max_tokens,
                 "stream_options": {"include_usage": True},  # prompt tokens, where supported
             }
-            if self.formats and isinstance(constraint, dict):  # a JSON schema: draft_form "json"
-                kwargs["response_format"] = self.formats[0](constraint)
+            if self.formats:
+                kwargs["response_format"] = self.formats[0](schema)
             try:
                 with self.errors():
                     text = ""

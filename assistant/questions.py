@@ -135,10 +135,10 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
     if name is None:
         return rewritten
     # "Did it say they were used?": with "it" or "he" for the referent, "they" is another thing
-    other = any(p.search(rewritten) for p in (_POSSESSIVE, _PERSONAL, _THING))
+    taken = any(p.search(rewritten) for p in (_POSSESSIVE, _PERSONAL, _THING))
     rewritten = _POSSESSIVE.sub(f"{name}’s", rewritten)
     rewritten = _PERSONAL.sub(name, rewritten)
-    if len(name.split()) > 1 and not other:
+    if len(name.split()) > 1 and not taken:
         if not _PLURAL.search(rewritten):  # after "they", "their" is as often another thing's
             rewritten = _PLURAL_POSSESSIVE.sub(f"{name}’s", rewritten)
         rewritten = _PLURAL.sub(name, rewritten)

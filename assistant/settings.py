@@ -29,9 +29,6 @@ def _default_model_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "assistant" / "models"
 
 
-DraftForm = Literal["json", "lines"]  # how the model writes its claims (generation.py)
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_", toml_file="assistant.toml", extra="forbid"
@@ -103,13 +100,6 @@ class Settings(BaseSettings):
     )
     max_answer_tokens: int = Field(
         384, gt=0, description="Upper bound on generated tokens per answer."
-    )
-    draft_form: DraftForm = Field(
-        "json",
-        description="How the embedded model writes its claims: `json` (a JSON schema, what the "
-        'Ollama and OpenAI-compatible backends always use) or, experimental, `lines` ("statement '
-        '[ids]" per line under a small grammar: fewer output tokens, quality not yet compared '
-        "with json on one machine).",
     )
     support_check: bool = Field(
         True,
