@@ -146,7 +146,7 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
 
 
 def _there(question: str, earlier_question: str, earlier_answer: str) -> str:
-    """"there" as a place becomes "in" the place the earlier answer (else question) gave."""
+    """ "there" as a place becomes "in" the place the earlier answer (else question) gave."""
     for match in _THERE.finditer(question):
         before, after = question[: match.start()], question[match.end() :]
         if _EXISTENTIAL.search(before) or _EXISTENTIAL.match(after) or not before.strip():

@@ -41,7 +41,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "judge-context" (the support check reads no neighbouring sentence for a claim's names),
 # "name-parts" (a claim naming part of the question's name, "Luther" for "Philip Luther", does
 # not count as touching the whole name in the focus check), "quote" (no cited sentence quoted
-# in place of a draft that adds words the sentence lacks).
+# in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
+# in the claim), "list-total" (a figure of a sentence listing names is not one name's).
 ABLATED: set[str] = set()
 
 
@@ -173,12 +174,19 @@ NO_NEW_NAME = (
 )
 NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
+NO_RATE = "a question about a rate (for each, per), but the claim gives no rate"
+PART_OF_TOTAL = "its figure belongs to a list of names in the cited text, and it names only one"
 JUDGED = "the model, asked whether the cited text states it, said no"
 YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
 
 def _off_the_question(
-    claim: Terms, spans: Sequence[_Span], asked: Asked, common: set[str], judged: bool
+    statement: str,
+    claim: Terms,
+    spans: Sequence[_Span],
+    asked: Asked,
+    common: set[str],
+    judged: bool,
 ) -> str | None:
     """Why a true sentence does not answer this question, or None when it does. A "how many"
     question needs a figure, of the thing it counts; "what is the name of" needs a name that is
@@ -196,6 +204,17 @@ def _off_the_question(
             return YES_NO_UNGROUNDED
     if asked.wants_number and not claim.numbers:
         return NO_FIGURE
+    if asked.wants_rate and not _RATE.search(statement) and "rate" not in ABLATED:
+        return NO_RATE  # totals ("200 civilians and a dozen fighters") are not "16 for each"
+    if (
+        claim.numbers
+        and "list-total" not in ABLATED
+        and any(
+            claim.numbers & s.terms.numbers and _one_of_a_list(claim, s.evidence.text)
+            for s in spans
+        )
+    ):
+        return PART_OF_TOTAL  # "200 killed in Homs" from "in Homs, Idleb and Aleppo ... 200"
     if asked.wants_name and not (claim.names - asked.names - common):
         return NO_NEW_NAME
     if asked.counted:
@@ -210,6 +229,26 @@ def _off_the_question(
         return None
     around = set().union(*(s.context_stems for s in spans))
     return None if any(_stem_in(term, around) for term in asked.focus) else OFF_FOCUS
+
+
+# "for each fighter", "per day", "the ratio of": a question, or a claim, about a rate
+_RATE = re.compile(r"\bfor (?:each|every)\b|\bper\b|\bratios?\b|\brates?\b|%|\bpercent", re.I)
+# A list of names in a sentence: "Homs, Idleb and Aleppo", "Raqa, Azaz and Al-Bab"
+_NAME_LIST = re.compile(r"\b[A-Z][\w’'-]*(?:,\s+[A-Z][\w’'-]*)+,?\s+(?:and|or)\s+[A-Z][\w’'-]*")
+
+
+def _one_of_a_list(claim: Terms, text: str) -> bool:
+    """Does the claim name exactly one member of a list of names in `text`, a member the text
+    names nowhere else? Then a figure of that sentence counts the list, not the member."""
+    for found in _NAME_LIST.finditer(text):
+        members = [m.lower() for m in re.split(r",\s*|\s+(?:and|or)\s+", found.group()) if m]
+        named = [m for m in members if any(similar_word(m, n) for n in claim.names)]
+        if len(members) < 3 or len(named) != 1:
+            continue
+        rest = (text[: found.start()] + " " + text[found.end() :]).lower()
+        if not any(similar_word(named[0], w) for w in _word_set(rest)):
+            return True
+    return False
 
 
 def _adds_to(claim: Terms, question: Terms) -> bool:
@@ -292,6 +331,7 @@ class Asked:
     focus: frozenset[str] = frozenset()  # its distinctive words (focus_terms)
     counted: frozenset[str] = frozenset()  # what a "how many" question counts
     wants_number: bool = False
+    wants_rate: bool = False  # "how many civilians for each fighter", "what percent"
     wants_name: bool = False
     names: frozenset[str] = frozenset()  # the names the question itself uses
     terms: Terms | None = None  # all its terms, for "does the claim add anything?"
@@ -304,6 +344,7 @@ class Asked:
             focus,
             counted_noun(question),
             bool(_WANTS_NUMBER.search(question)),
+            bool(_WANTS_NUMBER.search(question) and _RATE.search(question)),
             bool(_WANTS_NAME.search(question)),
             frozenset(names(question, proper=())),
             Terms.of(question) if question.strip() else None,
@@ -388,7 +429,7 @@ def verify(
         reason = (
             NOT_CARRIED
             if chosen is None
-            else _off_the_question(claim_terms, chosen, asked, common, judging)
+            else _off_the_question(statement, claim_terms, chosen, asked, common, judging)
         )
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
@@ -492,7 +533,7 @@ def _quoted(
         return []
     _, statement, claim, span = best
     text = " ".join(span.evidence.text.split())
-    if _off_the_question(Terms.of(text, proper), [span], asked, common, True) is not None:
+    if _off_the_question(text, Terms.of(text, proper), [span], asked, common, True) is not None:
         return []
     score = judge([(_judged_text([span], claim), statement)])[0]
     for d in dropped:  # recorded with the draft, so that evals/replay.py can replay it

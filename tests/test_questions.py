@@ -76,8 +76,11 @@ def test_they_becomes_a_group_name_and_there_a_place() -> None:
     assert standalone("Who owns the warehouse there?", where, there) == (
         "Who owns the warehouse in Harbour Street?"
     )
-    for existential in ("Were there any injuries?", "How many people were there?",
-                        "There were fires, but who saw them?"):
+    for existential in (
+        "Were there any injuries?",
+        "How many people were there?",
+        "There were fires, but who saw them?",
+    ):
         assert standalone(existential, where, there) == existential
 
 

@@ -276,3 +276,43 @@ def test_the_support_score_of_a_quoted_draft_is_recorded_with_it() -> None:
     for score in (2.0, -2.0):  # replay reads it back whether the sentence was quoted or not
         result = verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(score))
         assert [d.support for d in result.dropped] == [score]
+
+
+LIST_SENTENCE = span(
+    7,
+    "The document released by the organization focuses on six specific attacks perpetrated in "
+    "the Syrian cities of Homs, Idleb and Aleppo between September and November, which killed "
+    "at least 200 civilians and about a dozen fighters.",
+    "000_6e9e46d24ddb9ba8.txt",
+)
+
+
+def test_a_figure_of_a_listed_group_is_not_one_members() -> None:
+    one = DraftClaim(statement="At least 200 civilians were killed in Homs.", evidence=[7])
+    result = verify([one], [LIST_SENTENCE], read)
+    assert result.abstained and "list of names" in result.dropped[0].reason
+    all_three = DraftClaim(
+        statement="The attacks in Homs, Idleb and Aleppo killed at least 200 civilians.",
+        evidence=[7],
+    )
+    assert not verify([all_three], [LIST_SENTENCE], read).abstained
+
+
+def test_a_rate_question_needs_a_rate() -> None:
+    rate = span(
+        8,
+        "It concluded that Russian Federation has killed 16 civilians in Syria for every "
+        "fighter successfully targeted, and said elements of Russia’s campaign could amount to "
+        "war crimes.",
+        "004_c6e3ee249902ad28.txt",
+    )
+    question = "How many civilians were killed for each fighter hit?"
+    totals = DraftClaim(
+        statement="At least 200 civilians were killed in Russian air strikes.", evidence=[3]
+    )
+    result = verify([totals], [AMNESTY_200, rate], read, question=question)
+    assert result.abstained and "rate" in result.dropped[0].reason
+    ratio = DraftClaim(
+        statement="Russia killed 16 civilians for every fighter targeted.", evidence=[8]
+    )
+    assert not verify([ratio], [AMNESTY_200, rate], read, question=question).abstained
