@@ -54,8 +54,11 @@ _PLURAL_POSSESSIVE = re.compile(r"\btheir\b", re.I)
 _BE = r"(?:is|are|was|were|will|would|has|have|had|be|been|seems?|seemed)"
 _THERE = re.compile(r"\bthere\b", re.I)
 _EXISTENTIAL = re.compile(rf"\b{_BE}\s+$|^\s+{_BE}\b", re.I)
-# The place an earlier turn gave: a name after "in" or "at" ("in Ariha, Idlib province").
-_PLACE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
+# The place an earlier turn gave: a name after "in" or "at" ("in Ariha, Idlib province", "in
+# the center of Idleb", "at the port of Dover").
+_PLACE = re.compile(
+    r"\b(?:in|at)\s+(?:the\s+(?:[a-z]+\s+of\s+(?:the\s+)?)?)?([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)"
+)
 # "that attack", "this report": a lower-case noun after the demonstrative ("that the ..." and
 # "that Russia ..." open a clause instead).
 _DEMONSTRATIVE = re.compile(r"\b(?i:that|this|the same)\s+([a-z]+)\b")

@@ -76,6 +76,10 @@ def test_they_becomes_a_group_name_and_there_a_place() -> None:
     assert standalone("Who owns the warehouse there?", where, there) == (
         "Who owns the warehouse in Harbour Street?"
     )
+    centre = "It started in the centre of Lagos, near the port. [1]"
+    assert standalone("Who owns the warehouse there?", where, centre) == (
+        "Who owns the warehouse in Lagos?"
+    )
     for existential in (
         "Were there any injuries?",
         "How many people were there?",
