@@ -245,7 +245,7 @@ def _one_of_a_list(claim: Terms, text: str) -> bool:
         named = [m for m in members if any(similar_word(m, n) for n in claim.names)]
         if len(members) < 3 or len(named) != 1:
             continue
-        rest = (text[: found.start()] + " " + text[found.end() :]).lower()
+        rest = text[: found.start()] + " " + text[found.end() :]
         if not any(similar_word(named[0], w) for w in _word_set(rest)):
             return True
     return False

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from assistant.schema import DraftClaim, Evidence
 from assistant.terms import Terms, numbers
-from assistant.verification import NOT_CARRIED, Judge, focus_terms, verify
+from assistant.verification import (
+    NO_RATE,
+    NOT_CARRIED,
+    PART_OF_TOTAL,
+    Judge,
+    focus_terms,
+    verify,
+)
 from tests.support import SEEDS
 
 FILE = "003_52a8f228d6ea1ced.txt"
@@ -290,7 +297,7 @@ LIST_SENTENCE = span(
 def test_a_figure_of_a_listed_group_is_not_one_members() -> None:
     one = DraftClaim(statement="At least 200 civilians were killed in Homs.", evidence=[7])
     result = verify([one], [LIST_SENTENCE], read)
-    assert result.abstained and "list of names" in result.dropped[0].reason
+    assert result.abstained and result.dropped[0].reason == PART_OF_TOTAL
     all_three = DraftClaim(
         statement="The attacks in Homs, Idleb and Aleppo killed at least 200 civilians.",
         evidence=[7],
@@ -311,7 +318,7 @@ def test_a_rate_question_needs_a_rate() -> None:
         statement="At least 200 civilians were killed in Russian air strikes.", evidence=[3]
     )
     result = verify([totals], [AMNESTY_200, rate], read, question=question)
-    assert result.abstained and "rate" in result.dropped[0].reason
+    assert result.abstained and result.dropped[0].reason == NO_RATE
     ratio = DraftClaim(
         statement="Russia killed 16 civilians for every fighter targeted.", evidence=[8]
     )
