@@ -22,7 +22,13 @@ from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
-from assistant.questions import parts, question_words_error, standalone
+from assistant.questions import (
+    faithful,
+    leans_on_context,
+    parts,
+    question_words_error,
+    standalone,
+)
 from assistant.schema import (
     OPEN_PART,
     Answer,
@@ -283,7 +289,7 @@ class Assistant:
 
         asked = question  # what the pipeline reads: a follow-up with its referent written out
         if turns and self.settings.resolve_follow_ups:
-            asked = standalone(question, turns[-1].question, turns[-1].answer)
+            asked = self._follow_up(question, turns[-1], timings)
         questions = parts(asked) if self.settings.split_compound else [asked]
         results: list[_Part] = []
         for n, part in enumerate(questions):
@@ -296,7 +302,9 @@ class Assistant:
                 first = results[0]
                 earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
                 if self.settings.resolve_follow_ups:
-                    part = standalone(part, questions[0], earlier)
+                    part = self._follow_up(
+                        part, Turn(question=questions[0], answer=earlier), timings
+                    )
                 query = select_by = f"{questions[0]} {part}"
                 part_turns = [Turn(question=questions[0], answer=earlier)]
             result = yield from self._answer_part(
@@ -315,6 +323,7 @@ class Assistant:
         backend = self.backend
         answer = Answer(
             question=question,
+            asked=asked if asked != question else "",
             text=text,
             claims=verified.claims,
             citations=self._locate(verified.citations),
@@ -407,6 +416,21 @@ class Assistant:
         verified = verify_part(asked, drafts, evidence, passages, self.document_text, judge)
         timings["verify_s"] = timings.get("verify_s", 0.0) + time.perf_counter() - t
         return _Part(asked, ranked, evidence, generation, verified)
+
+    def _follow_up(self, question: str, earlier: Turn, timings: dict[str, float]) -> str:
+        """The follow-up with what it refers to written out: by the rules in questions.py, and
+        where they leave it leaning on the earlier turn, by the model, if the model's version
+        still asks the same (else the rules' version stands)."""
+        from assistant.generation import written_out
+
+        asked = standalone(question, earlier.question, earlier.answer)
+        if self.settings.rewrite_follow_ups and leans_on_context(asked):
+            t = time.perf_counter()
+            written = written_out(self.backend, question, earlier)
+            timings["rewrite_s"] = timings.get("rewrite_s", 0.0) + time.perf_counter() - t
+            if faithful(question, written):
+                return written
+        return asked
 
     def _clean(self, question: str) -> tuple[str, str | None]:
         question = " ".join(question.split())

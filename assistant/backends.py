@@ -1,7 +1,8 @@
 """The one contract between the pipeline and a language model, and the choice of backend.
 
 `Backend` holds a llama-index LLM and says how the pipeline uses it: count a prompt's tokens,
-stream a JSON draft, turn failures into one sentence, judge support, warm up. Each kind overrides
+stream a JSON draft, give a short plain reply, turn failures into one sentence, judge support,
+warm up. Each kind overrides
 what it does differently, and `make_backend` is the only place that chooses by kind:
 
 - embedded: llama.cpp in this process (llama-cpp-python), using the model's own chat template and
@@ -76,6 +77,12 @@ class Backend:
             for chunk in self.llm.stream_chat(messages, format=schema):
                 yield Draft(chunk.message.content or "", 0)
 
+    def reply(self, messages: Sequence[ChatMessage], max_tokens: int) -> str:
+        """A short plain-text reply (a follow-up written out), greedy; its first line."""
+        with self.errors():
+            text = self.llm.chat(messages, temperature=0.0, max_tokens=max_tokens).message.content
+        return (text or "").strip().split("\n")[0]
+
     def support_judge(self) -> Judge | None:
         """The support check, where this backend can read the model's next-token scores."""
         return None
@@ -95,6 +102,10 @@ class EmbeddedBackend(Backend):
 
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         return self.llm.count_tokens(_joined(messages)) + 10 * len(messages)  # + chat template
+
+    def reply(self, messages: Sequence[ChatMessage], max_tokens: int) -> str:
+        with self.llm.cache_kept():  # the answer after it still finds its system prompt cached
+            return super().reply(messages, max_tokens)
 
     def support_judge(self) -> Judge | None:
         return self.llm.support_scores  # reads the logits of the model in this process
@@ -314,19 +325,12 @@ class EmbeddedLLM(CustomLLM):
 
         The answer's KV cache is saved before and restored after, so the next question still
         reuses the cached system prompt; the judge prompts share their own prefix."""
-        import llama_cpp
         import numpy as np
 
         llama = self._llama
-        ctx = llama._ctx.ctx
-        saved_n = llama.n_tokens
-        saved_ids = llama.input_ids[:saved_n].copy()
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        saved_kv = (ctypes.c_uint8 * size)()
-        llama_cpp.llama_state_seq_get_data(ctx, saved_kv, size, 0)
         yes, no = _answer_tokens(llama)
         scores = []
-        try:
+        with self.cache_kept():
             self._restore_judge_prefix()
             for sentence, statement in pairs:
                 tokens = llama.tokenize(
@@ -341,12 +345,28 @@ class EmbeddedLLM(CustomLLM):
                 scores.append(
                     float(np.logaddexp.reduce(logits[yes]) - np.logaddexp.reduce(logits[no]))
                 )
+        return scores
+
+    @contextmanager
+    def cache_kept(self) -> Iterator[None]:
+        """The KV cache as it was before the calls inside: a side question (the support check,
+        a follow-up written out) does not evict the answers' cached system prompt."""
+        import llama_cpp
+
+        llama = self._llama
+        ctx = llama._ctx.ctx
+        saved_n = llama.n_tokens
+        saved_ids = llama.input_ids[:saved_n].copy()
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        saved_kv = (ctypes.c_uint8 * size)()
+        llama_cpp.llama_state_seq_get_data(ctx, saved_kv, size, 0)
+        try:
+            yield
         finally:
             llama_cpp.llama_memory_seq_rm(llama._ctx.memory, 0, -1, -1)
             llama_cpp.llama_state_seq_set_data(ctx, saved_kv, size, 0)
             llama.input_ids[:saved_n] = saved_ids
             llama.n_tokens = saved_n
-        return scores
 
     def _restore_judge_prefix(self) -> None:
         """The KV cache holding only the judge prompt's constant part (its system turn, up to

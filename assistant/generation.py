@@ -49,6 +49,34 @@ SCHEMA = {
     "required": ["claims"],
 }
 
+# A follow-up the rules cannot resolve, written out by the model as one question of its own.
+REWRITE_SYSTEM = (
+    "You rewrite a follow-up question so it can be understood on its own. Replace each pronoun "
+    "and each short reference (he, she, it, they, them, there, that attack, the organisation) "
+    "with the person, thing or place it means in the conversation, and fill in what a short "
+    "question leaves out. Keep the question's own words otherwise. Do not answer it. "
+    "Reply with the rewritten question only."
+)
+REWRITE_USER = (
+    "Earlier question: {question}\nEarlier answer: {answer}\nFollow-up question: {follow_up}\n"
+    "Rewritten follow-up question:"
+)
+REWRITE_TOKENS = 48
+
+
+def written_out(backend: Backend, follow_up: str, earlier: Turn) -> str:
+    """The model's reading of `follow_up` as a question of its own (unchecked: see
+    questions.faithful)."""
+    user = REWRITE_USER.format(
+        question=earlier.question, answer=MARKER.sub("", earlier.answer), follow_up=follow_up
+    )
+    messages = [
+        ChatMessage(role=MessageRole.SYSTEM, content=REWRITE_SYSTEM),
+        ChatMessage(role=MessageRole.USER, content=user),
+    ]
+    return backend.reply(messages, REWRITE_TOKENS)
+
+
 SYSTEM = (
     "You answer questions using only the numbered evidence. Reply in JSON: "
     '{"claims": [{"statement": "...", "evidence": [ids]}]}. '

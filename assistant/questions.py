@@ -161,6 +161,50 @@ def _there(question: str, earlier_question: str, earlier_answer: str) -> str:
     return question
 
 
+# -- follow-ups the rules above leave unread: written out by the model --------------------------
+
+# What `standalone` could not resolve: a pronoun it left, or an elliptical opening.
+_LEFT_OVER = re.compile(r"\b(?:he|she|him|his|her|it|its|they|them|their|these|those)\b", re.I)
+_ELLIPTICAL = re.compile(r"^\W*(?:and|but|so|what about|how about|and what about)\b", re.I)
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.I)
+_SMALL = frozenset(
+    "a an the of to in on at for by with from as and or but is are was were be".split()
+)
+_PRONOUNS = frozenset(
+    "he she him his her it its they them their there this that these those".split()
+)
+_MAX_WRITTEN_WORDS = 40
+
+
+def leans_on_context(question: str) -> bool:
+    """A follow-up (as `standalone` left it) that still cannot be read alone: a pronoun is left
+    ("How many of them were doctors?"), it opens elliptically ("And according to Amnesty?",
+    "What about Human Rights Watch?"), or it names nothing ("Where is the organisation
+    based?", "Why?")."""
+    return bool(
+        _LEFT_OVER.search(question) or _ELLIPTICAL.match(question) or not name_phrases(question)
+    )
+
+
+def _own_words(text: str) -> set[str]:
+    words = re.findall(r"[\w’'-]+", text.lower())
+    # a five-letter stem, so "occasions" keeps "occasion" and "military's" keeps "military"
+    return {w[:5] for w in words if w not in _SMALL and w not in _PRONOUNS and not _WH.fullmatch(w)}
+
+
+def faithful(question: str, written: str) -> bool:
+    """The model's written-out follow-up still asks what the follow-up asks: one question, the
+    same question word, and every word of the follow-up's own (pronouns and small words
+    aside), so a paraphrase that changes the question ("What is his job?" -> "Who is ...?")
+    or answers it is not taken."""
+    if not written.endswith("?") or len(written.split()) > _MAX_WRITTEN_WORDS:
+        return False
+    asked, said = _WH.search(question), _WH.search(written)
+    if asked and (not said or asked.group().lower() != said.group().lower()):
+        return False
+    return _own_words(question) <= _own_words(written)
+
+
 # -- compound questions: two questions in one ----------------------------------------------------
 
 _OPENS_QUESTION = (

@@ -154,6 +154,11 @@ class Part(BaseModel):
 
 class Answer(BaseModel):
     question: str
+    asked: str = Field(
+        "",
+        description="The question as the pipeline read it, where that differs: a follow-up "
+        "with what it refers to written out.",
+    )
     text: str
     claims: list[Claim] = []
     citations: list[Citation] = []

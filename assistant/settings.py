@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         description="Read a follow-up's 'he', 'it' or 'that attack' as what the earlier turn "
         "was about, for retrieval, the model and verification.",
     )
+    rewrite_follow_ups: bool = Field(
+        True,
+        description="Ask the model to write out a follow-up the rules leave unresolved ('How "
+        "many of them ...?', 'And according to X?'); kept only if it still asks the same.",
+    )
     split_compound: bool = Field(
         True,
         description='Answer a compound question ("Did X ..., and who else ...?") one part '

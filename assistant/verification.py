@@ -24,7 +24,7 @@ from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
 from assistant.questions import name_phrases
 from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
-from assistant.terms import Terms, acronyms, names, similar_word, stems, words
+from assistant.terms import Terms, acronyms, months, names, numbers, similar_word, stems, words
 
 MIN_CONTENT_OVERLAP = 0.5
 OTHER_ACCOUNT_OVERLAP = 0.75  # how much of a claim another file's sentence must share to rival it
@@ -42,7 +42,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "name-parts" (a claim naming part of the question's name, "Luther" for "Philip Luther", does
 # not count as touching the whole name in the focus check), "quote" (no cited sentence quoted
 # in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
-# in the claim), "list-total" (a figure of a sentence listing names is not one name's).
+# in the claim), "list-total" (a figure of a sentence listing names is not one name's),
+# "swapped-figure" (a claim's figure must count what the cited text counts with it).
 ABLATED: set[str] = set()
 
 
@@ -176,6 +177,9 @@ NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
 NO_RATE = "a question about a rate (for each, per), but the claim gives no rate"
 PART_OF_TOTAL = "its figure belongs to a list of names in the cited text, and it names only one"
+SWAPPED_FIGURE = (
+    "its figure counts something else in the cited text, where another figure counts what it says"
+)
 JUDGED = "the model, asked whether the cited text states it, said no"
 YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
@@ -215,6 +219,10 @@ def _off_the_question(
         )
     ):
         return PART_OF_TOTAL  # "200 killed in Homs" from "in Homs, Idleb and Aleppo ... 200"
+    if "swapped-figure" not in ABLATED and any(
+        _swapped_figure(statement, s.evidence.text) for s in spans
+    ):
+        return SWAPPED_FIGURE  # "2,132 civilians" from "2,132 people ..., including 710 civilians"
     if asked.wants_name and not (claim.names - asked.names - common):
         return NO_NEW_NAME
     if asked.counted:
@@ -225,7 +233,7 @@ def _off_the_question(
     for phrase in asked.name_parts:  # "Luther" touches the question's "Philip Luther"
         if phrase & claim.stems and "name-parts" not in ABLATED:
             touched |= phrase
-    if not asked.focus or asked.focus & touched:
+    if not asked.focus or asked.focus & touched or "focus" in ABLATED:
         return None
     around = set().union(*(s.context_stems for s in spans))
     return None if any(_stem_in(term, around) for term in asked.focus) else OFF_FOCUS
@@ -247,6 +255,69 @@ def _one_of_a_list(claim: Terms, text: str) -> bool:
             continue
         rest = text[: found.start()] + " " + text[found.end() :]
         if not any(similar_word(named[0], w) for w in _word_set(rest)):
+            return True
+    return False
+
+
+_CLAUSE_END = re.compile(r"[,.;:!?()“”\"]")
+_TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+")
+
+
+def _figure_nouns(text: str) -> list[tuple[str, list[str]]]:
+    """Each figure of `text` (digits or words: "2,132", "forty-nine") with the first two
+    content-word stems after it in its clause ("killed 2,132 people since" -> ("2132",
+    ["peopl", "sinc"])); dates and years left out."""
+    tokens = list(_TOKEN.finditer(text))
+    found = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while (
+            j + 1 < len(tokens)
+            and tokens[j + 1].group()[0].isalpha()
+            and numbers(text[tokens[i].start() : tokens[j + 1].end()])
+            - numbers(text[tokens[i].start() : tokens[j].end()])
+        ):
+            j += 1  # "forty" "nine" read as one figure
+        value = numbers(text[tokens[i].start() : tokens[j].end()])
+        start, end = tokens[i].start(), tokens[j].end()
+        i = j + 1
+        if not value or months(text[max(0, start - 12) : end + 12]):
+            continue  # a word that is no figure, or a date ("30 September", "Sept. 30")
+        figure = max(value, key=float)
+        if len(figure) == 4 and figure.startswith(("19", "20")):
+            continue  # a year
+        rest = _CLAUSE_END.split(text[end:], maxsplit=1)[0]
+        after = [st for w in words(rest) if not numbers(w) for st in sorted(stems(w))][:2]
+        if after:
+            found.append((figure, after))
+    return found
+
+
+def _counts_same(claim_words: list[str], text_words: list[str]) -> bool:
+    """Do the words after a figure in the claim and in the text count the same thing? An
+    adjective may stand on either side ("200 Syrian civilians"), and "people" counts any
+    people ("16 people" for "16 witnesses"), but civilians are not all the people killed."""
+    if claim_words[0] in _GENERIC_PEOPLE and text_words[0] in _PEOPLE_STEMS:
+        return True
+    return any(similar_word(claim_words[0], w) for w in text_words) or any(
+        similar_word(text_words[0], w) for w in claim_words
+    )
+
+
+def _swapped_figure(statement: str, text: str) -> bool:
+    """Does the claim give a figure of the text to the thing another figure of the text counts?
+    "2,132 civilians" from "2,132 people ..., including 710 civilians" is the model's swap;
+    a paraphrase ("20 times" for "20 occasions") is not, as no other figure counts times."""
+    in_text = _figure_nouns(text)
+    for figure, said in _figure_nouns(statement):
+        counted = [after for f, after in in_text if f == figure]
+        others = [after for f, after in in_text if f != figure]
+        if (
+            counted
+            and not any(_counts_same(said, after) for after in counted)
+            and any(_counts_same(said, after) for after in others)
+        ):
             return True
     return False
 
@@ -305,6 +376,9 @@ def counted_noun(question: str) -> frozenset[str]:
 # Counting "people" is answered by a count of civilians, victims, ...
 _PEOPLE = {"people", "persons", "individuals"}
 _TIME_UNITS = {"days", "weeks", "months", "years", "hours"}
+_GENERIC_PEOPLE = frozenset(
+    stems("people persons individuals deaths dead casualties victims lives")
+)
 _PEOPLE_STEMS = frozenset(
     stems("people persons civilians victims residents children men women fighters soldiers")
 )
@@ -431,6 +505,8 @@ def verify(
             if chosen is None
             else _off_the_question(statement, claim_terms, chosen, asked, common, judging)
         )
+        if reason == OFF_FOCUS and chosen and judge is not None and judging:
+            reason = _judged_on_topic(statement, chosen, question, proper, judge)
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             if chosen is None:
@@ -483,6 +559,19 @@ def verify(
         result.claims.append(Claim(text=f"Another source says: {text}", citations=[cite(span)]))
     result.conflict = _conflicting(result)
     return result
+
+
+def _judged_on_topic(
+    statement: str, chosen: list[_Span], question: str, proper: set[str], judge: Judge
+) -> str | None:
+    """The focus check's second opinion, where it found none of the question's distinctive
+    words: a paraphrase ("non-combatants" for "civilians") is on the question if the model,
+    asked whether the cited text answers it, says yes; else the claim stays dropped."""
+    if "focus-judge" in ABLATED:
+        return OFF_FOCUS
+    text = _judged_text(chosen, Terms.of(statement, proper))
+    (score,) = judge([(text, f"It answers the question “{question}”")])
+    return None if score >= SUPPORT_THRESHOLD else OFF_FOCUS
 
 
 def _other_accounts(

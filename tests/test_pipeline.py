@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from llama_index.core.base.llms.types import ChatMessage
 
 from assistant import cli
 from assistant.api import ABSTAIN, Assistant
+from assistant.backends import Backend
 from assistant.errors import AssistantError
+from assistant.settings import Settings
 from assistant.ui import render_answer
-from tests.support import ScriptedLLM, cite_sentence_with, evidence_lines, fake_assistant
+from tests.support import (
+    FakeEncoder,
+    ScriptedLLM,
+    cite_sentence_with,
+    copy_seeds,
+    evidence_lines,
+    fake_assistant,
+)
 
 ARIHA = "How many civilians were killed in the Ariha market attack?"
 
@@ -68,6 +80,45 @@ def test_a_follow_up_is_read_with_its_referent_written_out(tmp_path: Path) -> No
     assert "Question: What did Philip Luther say about the attacks?" in llm.prompts[-1]
     assert answer.question == "What did he say about the attacks?"  # shown as it was typed
     assert not answer.abstained and "war crimes" in answer.text
+
+
+@dataclass
+class _WritesOut(Backend):
+    """The scripted model, whose plain reply (a follow-up written out) is `written`."""
+
+    written: str = ""
+
+    def reply(self, messages: Sequence[ChatMessage], max_tokens: int) -> str:
+        return self.written
+
+
+@pytest.mark.parametrize(
+    ("written", "asked"),
+    [
+        (
+            "How many of the 16 witnesses were doctors?",
+            "How many of the 16 witnesses were doctors?",
+        ),
+        ("Who were the witnesses?", "How many of them were doctors?"),  # asks another thing
+    ],
+)
+def test_a_follow_up_the_rules_leave_open_is_asked_as_the_model_wrote_it(
+    tmp_path: Path, written: str, asked: str
+) -> None:
+    backend = _WritesOut(ScriptedLLM(cite_sentence_with("doctors")), "scripted", "m", written)
+    a = Assistant(
+        Settings(corpus_dir=copy_seeds(tmp_path), index_dir=tmp_path / "index"),
+        encoder=FakeEncoder(),
+        backend=backend,
+    )
+    a.ingest()
+    earlier = ("How many witnesses did Amnesty interview by phone?", "16 witnesses. [1]")
+    answer = a.ask("How many of them were doctors?", history=[earlier])
+    llm = backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    assert f"Question: {asked}\n" in llm.prompts[-1]
+    assert (answer.asked or answer.question) == asked  # "asked" only where it differs
+    assert answer.question == "How many of them were doctors?"
 
 
 def test_a_compound_question_is_answered_part_by_part(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.questions import parts, referent, standalone
+from assistant.questions import faithful, leans_on_context, parts, referent, standalone
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,40 @@ def test_a_compound_question_is_cut_into_questions(
     question: str, expected: list[str] | None
 ) -> None:
     assert parts(question) == (expected or [question])
+
+
+@pytest.mark.parametrize(
+    ("question", "leans"),
+    [
+        ("How many of them were doctors?", True),  # a pronoun the rules left
+        ("And according to Amnesty?", True),  # elliptical
+        ("What about Human Rights Watch?", True),
+        ("Where is the organisation based?", True),  # names nothing
+        ("Why?", True),
+        ("What did Philip Luther say about the attacks?", False),
+        ("Which armed group controlled the area in Ariha?", False),
+    ],
+)
+def test_a_follow_up_that_still_leans_on_the_earlier_turn(question: str, leans: bool) -> None:
+    assert leans_on_context(question) is leans
+
+
+@pytest.mark.parametrize(
+    ("question", "written", "taken"),
+    [
+        (
+            "How many of them were doctors?",
+            "How many of the 16 witnesses Amnesty interviewed were doctors?",
+            True,
+        ),
+        ("Why?", "Why did Amnesty say the strikes may amount to war crimes?", True),
+        ("And according to Amnesty?", "How many civilians were killed according to Amnesty?", True),
+        ("What is his job?", "Who is Kristyan Benedict?", False),  # another question word
+        ("Which program does he direct?", "Who does Philip Luther direct?", False),  # "program"
+        ("Where is it?", "It is in Idlib province.", False),  # an answer, not a question
+    ],
+)
+def test_the_models_written_out_follow_up_must_ask_the_same(
+    question: str, written: str, taken: bool
+) -> None:
+    assert faithful(question, written) is taken

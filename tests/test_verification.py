@@ -10,7 +10,9 @@ from assistant.terms import Terms, numbers
 from assistant.verification import (
     NO_RATE,
     NOT_CARRIED,
+    OFF_FOCUS,
     PART_OF_TOTAL,
+    SWAPPED_FIGURE,
     Judge,
     focus_terms,
     verify,
@@ -323,3 +325,39 @@ def test_a_rate_question_needs_a_rate() -> None:
         statement="Russia killed 16 civilians for every fighter targeted.", evidence=[8]
     )
     assert not verify([ratio], [AMNESTY_200, rate], read, question=question).abstained
+
+
+SOHR = span(
+    9,
+    "On Tuesday, the Syrian Observatory for Human Rights said Russian air strikes had killed "
+    "2,132 people since the campaign began at the end of September, including 710 civilians.",
+    "000_6e9e46d24ddb9ba8.txt",
+)
+
+
+def test_a_figure_given_to_what_another_figure_counts_is_dropped() -> None:
+    question = "How many civilians did the Syrian Observatory for Human Rights say were killed?"
+    swapped = DraftClaim(statement="Russian air strikes killed 2,132 civilians.", evidence=[9])
+    result = verify([swapped], [SOHR], read, question=question)
+    assert result.abstained and result.dropped[0].reason == SWAPPED_FIGURE
+    for right in ("Russian air strikes killed 710 civilians.", "The strikes killed 2,132 people."):
+        draft = DraftClaim(statement=right, evidence=[9])
+        assert not verify([draft], [SOHR], read, question=question).abstained
+
+
+def test_a_paraphrase_off_the_focus_words_stands_if_the_model_says_it_answers() -> None:
+    question = "What did the jets hit in Ariha?"  # the text says "warplane", never "jets"
+    focus = frozenset({"jet"})
+    draft = DraftClaim(statement="Three missiles hit a busy public market in Ariha.", evidence=[1])
+    asked: list[tuple[str, str]] = []
+
+    def judge(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        asked.extend(pairs)
+        return [2.0 for _ in pairs]
+
+    kept = verify([draft], EVIDENCE, read, focus, question=question, judge=judge)
+    assert not kept.abstained  # the model's second opinion, asked with the question
+    assert any(question in statement for _, statement in asked)
+    refused = verify([draft], EVIDENCE, read, focus, question, judge=_judge_saying(-2.0))
+    assert refused.abstained and refused.dropped[0].reason == OFF_FOCUS
+    assert verify([draft], EVIDENCE, read, focus, question).abstained  # no model to ask
