@@ -287,25 +287,28 @@ class Assistant:
                 yield event
             timings["refresh_s"] = time.perf_counter() - started
 
-        asked = question  # what the pipeline reads: a follow-up with its referent written out
+        asked = search = question  # what the pipeline reads, and what it searches with
         if turns and self.settings.resolve_follow_ups:
-            asked = self._follow_up(question, turns[-1], timings)
+            asked, search = self._follow_up(question, turns[-1], timings)
         questions = parts(asked) if self.settings.split_compound else [asked]
         results: list[_Part] = []
         for n, part in enumerate(questions):
             if n == 0:
-                query = f"{turns[-1].question} {part}" if turns else part
+                if len(questions) > 1:
+                    search = part
+                query = f"{turns[-1].question} {search}" if turns else search
                 part_turns = turns
                 # a rewritten follow-up says what it asks
-                select_by = part if len(questions) == 1 and part != question else query
+                select_by = search if len(questions) == 1 and search != question else query
             else:  # the later part leans on the first, as a follow-up on its earlier turn
                 first = results[0]
                 earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
+                search = part
                 if self.settings.resolve_follow_ups:
-                    part = self._follow_up(
+                    part, search = self._follow_up(
                         part, Turn(question=questions[0], answer=earlier), timings
                     )
-                query = select_by = f"{questions[0]} {part}"
+                query = select_by = f"{questions[0]} {search}"
                 part_turns = [Turn(question=questions[0], answer=earlier)]
             result = yield from self._answer_part(
                 part,
@@ -324,6 +327,7 @@ class Assistant:
         answer = Answer(
             question=question,
             asked=asked if asked != question else "",
+            searched=search if len(questions) == 1 and search not in (question, asked) else "",
             text=text,
             claims=verified.claims,
             citations=self._locate(verified.citations),
@@ -417,10 +421,15 @@ class Assistant:
         timings["verify_s"] = timings.get("verify_s", 0.0) + time.perf_counter() - t
         return _Part(asked, ranked, evidence, generation, verified)
 
-    def _follow_up(self, question: str, earlier: Turn, timings: dict[str, float]) -> str:
-        """The follow-up with what it refers to written out: by the rules in questions.py, and
-        where they leave it leaning on the earlier turn, by the model, if the model's version
-        still asks the same (else the rules' version stands)."""
+    def _follow_up(
+        self, question: str, earlier: Turn, timings: dict[str, float]
+    ) -> tuple[str, str]:
+        """The follow-up with what it refers to written out by the rules in questions.py (what
+        the model answers and verification checks), and what retrieval and evidence selection
+        search with: where the rules leave it leaning on the earlier turn, the model's own
+        version, if it still asks the same. The model answering sees the earlier turn itself;
+        given the written-out version it took "how many of them were civilians" for all
+        civilians."""
         from assistant.generation import written_out
 
         asked = standalone(question, earlier.question, earlier.answer)
@@ -429,8 +438,8 @@ class Assistant:
             written = written_out(self.backend, question, earlier)
             timings["rewrite_s"] = timings.get("rewrite_s", 0.0) + time.perf_counter() - t
             if faithful(question, written):
-                return written
-        return asked
+                return asked, written
+        return asked, asked
 
     def _clean(self, question: str) -> tuple[str, str | None]:
         question = " ".join(question.split())

@@ -96,6 +96,8 @@ class CaseResult(BaseModel):
     id: str
     kind: Kind
     question: str
+    asked: str = ""  # the follow-up as the rules wrote it out, where that differs
+    searched: str = ""  # what retrieval searched with, where the model wrote it out
     answer: str
     abstained: bool
     conflict: bool
@@ -276,6 +278,10 @@ def _drop_table(runs: Sequence[EvalRun]) -> str:
 
 def _case_markdown(r: CaseResult) -> list[str]:
     out = [f"### `{r.id}` ({r.kind}) — {r.verdict}", "", f"**Q:** {r.question}", ""]
+    if r.asked:
+        out += [f"*Read as:* {r.asked}", ""]
+    if r.searched:
+        out += [f"*Searched as:* {r.searched}", ""]
     out += [f"**A:** {r.answer}", "", f"*Why:* {r.why}", ""]
     for n, c in enumerate(r.citations, start=1):
         marks = ("supporting" if c.supporting else "not a labelled support") + (
@@ -394,6 +400,8 @@ def score_case(
         id=case.id,
         kind=case.kind,
         question=case.question,
+        asked=answer.asked,
+        searched=answer.searched,
         answer=answer.text,
         abstained=answer.abstained,
         conflict=answer.conflict,

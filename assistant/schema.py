@@ -156,8 +156,13 @@ class Answer(BaseModel):
     question: str
     asked: str = Field(
         "",
-        description="The question as the pipeline read it, where that differs: a follow-up "
-        "with what it refers to written out.",
+        description="The question as the model and verification read it, where that "
+        "differs: a follow-up with what it refers to written out by the rules.",
+    )
+    searched: str = Field(
+        "",
+        description="What retrieval and evidence selection searched with, where that differs "
+        "from the question: a follow-up the model wrote out as a question of its own.",
     )
     text: str
     claims: list[Claim] = []

@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     rewrite_follow_ups: bool = Field(
         True,
         description="Ask the model to write out a follow-up the rules leave unresolved ('How "
-        "many of them ...?', 'And according to X?'); kept only if it still asks the same.",
+        "many of them ...?', 'And according to X?') and search with it, if it still asks the "
+        "same.",
     )
     split_compound: bool = Field(
         True,

@@ -6,6 +6,8 @@ Each case's recorded model draft and evidence go through today's `verify`; the a
 scored again and the metrics printed beside the recorded ones, with every verdict that changed.
 Only verification is replayed (retrieval, evidence and the model are as recorded), so this is
 for tuning verification rules on the dev split. Never replay the held-out splits case by case.
+The focus check's second opinion (the model asked whether a cited text answers the question) is
+not recorded: without --judge it says yes, so replay with --judge where it can fire.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
     results = []
     for old in run.results:
         case = cases[old.id]
-        asked = case.question  # as the pipeline reads it (a follow-up with its referent)
-        if case.history:
+        asked = old.asked or case.question  # as the pipeline read it (a follow-up's referent)
+        if case.history and not old.asked:
             asked = standalone(case.question, case.history[-1].question, case.history[-1].answer)
         recorded = {c.text: c.support for c in [*old.claims, *old.dropped] if c.support is not None}
         # a compound question was drafted part by part: each part is verified on its own
