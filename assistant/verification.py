@@ -259,6 +259,7 @@ def _one_of_a_list(claim: Terms, text: str) -> bool:
     return False
 
 
+_EVIDENCE_ID = re.compile(r"\b(?:sources?|evidence|items?|ids?)\s*\[?$", re.I)
 _CLAUSE_END = re.compile(r"[,.;:!?()“”\"]")
 _TOKEN = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Za-z]+")
 
@@ -284,6 +285,8 @@ def _figure_nouns(text: str) -> list[tuple[str, list[str]]]:
         i = j + 1
         if not value or months(text[max(0, start - 12) : end + 12]):
             continue  # a word that is no figure, or a date ("30 September", "Sept. 30")
+        if _EVIDENCE_ID.search(text[:start]):
+            continue  # the model naming an evidence id ("according to source 3")
         figure = max(value, key=float)
         if len(figure) == 4 and figure.startswith(("19", "20")):
             continue  # a year

@@ -14,6 +14,7 @@ from assistant.verification import (
     PART_OF_TOTAL,
     SWAPPED_FIGURE,
     Judge,
+    _swapped_figure,
     focus_terms,
     verify,
 )
@@ -340,9 +341,15 @@ def test_a_figure_given_to_what_another_figure_counts_is_dropped() -> None:
     swapped = DraftClaim(statement="Russian air strikes killed 2,132 civilians.", evidence=[9])
     result = verify([swapped], [SOHR], read, question=question)
     assert result.abstained and result.dropped[0].reason == SWAPPED_FIGURE
-    for right in ("Russian air strikes killed 710 civilians.", "The strikes killed 2,132 people."):
+    for right in (
+        "Russian air strikes killed 710 civilians.",
+        "The strikes killed 2,132 people.",
+    ):
         draft = DraftClaim(statement=right, evidence=[9])
         assert not verify([draft], [SOHR], read, question=question).abstained
+    idleb = "three missiles fired at a crowded market, which resulted in the death of 49 civilians"
+    assert not _swapped_figure("According to source 3, 49 civilians died.", idleb)  # an id
+    assert _swapped_figure("Three civilians died.", idleb)
 
 
 def test_a_paraphrase_off_the_focus_words_stands_if_the_model_says_it_answers() -> None:
