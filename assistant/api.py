@@ -292,23 +292,23 @@ class Assistant:
             asked, search = self._follow_up(question, turns[-1], timings)
         questions = parts(asked) if self.settings.split_compound else [asked]
         results: list[_Part] = []
+        single = len(questions) == 1
         for n, part in enumerate(questions):
             if n == 0:
-                if len(questions) > 1:
-                    search = part
-                query = f"{turns[-1].question} {search}" if turns else search
+                found_by = search if single else part  # a compound question's rewrite is unused
+                query = f"{turns[-1].question} {found_by}" if turns else found_by
                 part_turns = turns
                 # a rewritten follow-up says what it asks
-                select_by = search if len(questions) == 1 and search != question else query
+                select_by = found_by if single and found_by != question else query
             else:  # the later part leans on the first, as a follow-up on its earlier turn
                 first = results[0]
                 earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
-                search = part
+                found_by = part
                 if self.settings.resolve_follow_ups:
-                    part, search = self._follow_up(
+                    part, found_by = self._follow_up(
                         part, Turn(question=questions[0], answer=earlier), timings
                     )
-                query = select_by = f"{questions[0]} {search}"
+                query = select_by = f"{questions[0]} {found_by}"
                 part_turns = [Turn(question=questions[0], answer=earlier)]
             result = yield from self._answer_part(
                 part,
@@ -327,7 +327,7 @@ class Assistant:
         answer = Answer(
             question=question,
             asked=asked if asked != question else "",
-            searched=search if len(questions) == 1 and search not in (question, asked) else "",
+            searched=search if single and search not in (question, asked) else "",
             text=text,
             claims=verified.claims,
             citations=self._locate(verified.citations),

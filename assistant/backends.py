@@ -2,8 +2,8 @@
 
 `Backend` holds a llama-index LLM and says how the pipeline uses it: count a prompt's tokens,
 stream a JSON draft, give a short plain reply, turn failures into one sentence, judge support,
-warm up. Each kind overrides
-what it does differently, and `make_backend` is the only place that chooses by kind:
+warm up. Each kind overrides what it does differently, and `make_backend` is the only place
+that chooses by kind:
 
 - embedded: llama.cpp in this process (llama-cpp-python), using the model's own chat template and
   JSON-schema constrained output; the stock llama-index LlamaCPP class formats prompts in Llama-2
