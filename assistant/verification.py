@@ -43,7 +43,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # not count as touching the whole name in the focus check), "quote" (no cited sentence quoted
 # in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
 # in the claim), "list-total" (a figure of a sentence listing names is not one name's),
-# "swapped-figure" (a claim's figure must count what the cited text counts with it).
+# "swapped-figure" (a claim's figure must count what the cited text counts with it),
+# "other-count" (where the cited text counts the question's noun, the claim gives that figure).
 ABLATED: set[str] = set()
 
 
@@ -180,6 +181,7 @@ PART_OF_TOTAL = "its figure belongs to a list of names in the cited text, and it
 SWAPPED_FIGURE = (
     "its figure counts something else in the cited text, where another figure counts what it says"
 )
+OTHER_COUNT = "the cited text counts what the question counts with a figure the claim does not give"
 JUDGED = "the model, asked whether the cited text states it, said no"
 YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
@@ -229,6 +231,8 @@ def _off_the_question(
         cited = set().union(*(s.terms.stems for s in spans))
         if not any(_stem_in(c, cited) for c in asked.counted):
             return NOT_COUNTED
+        if "other-count" not in ABLATED and _gives_other_count(claim, spans, asked.counted):
+            return OTHER_COUNT  # "49 civilians" for "how many missiles", beside "three missiles"
     touched = set(claim.stems)
     for phrase in asked.name_parts:  # "Luther" touches the question's "Philip Luther"
         if phrase & claim.stems and "name-parts" not in ABLATED:
@@ -323,6 +327,20 @@ def _swapped_figure(statement: str, text: str) -> bool:
         ):
             return True
     return False
+
+
+def _gives_other_count(claim: Terms, spans: Sequence[_Span], counted: frozenset[str]) -> bool:
+    """Does the cited text give a figure right before the noun the question counts ("three
+    missiles" for "how many missiles") while the claim gives none of those figures? A figure
+    beside another noun of the same sentence ("49 civilians") does not answer it; a claim
+    that words the count its own way ("three of them") keeps the text's figure and passes."""
+    counts = {
+        figure
+        for s in spans
+        for figure, after in _figure_nouns(s.evidence.text)
+        if any(similar_word(after[0], c) for c in counted)
+    }
+    return bool(counts) and not (claim.numbers & counts)
 
 
 def _adds_to(claim: Terms, question: Terms) -> bool:

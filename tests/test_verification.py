@@ -11,6 +11,7 @@ from assistant.verification import (
     NO_RATE,
     NOT_CARRIED,
     OFF_FOCUS,
+    OTHER_COUNT,
     PART_OF_TOTAL,
     SWAPPED_FIGURE,
     Judge,
@@ -341,12 +342,11 @@ def test_a_figure_given_to_what_another_figure_counts_is_dropped() -> None:
     swapped = DraftClaim(statement="Russian air strikes killed 2,132 civilians.", evidence=[9])
     result = verify([swapped], [SOHR], read, question=question)
     assert result.abstained and result.dropped[0].reason == SWAPPED_FIGURE
-    for right in (
-        "Russian air strikes killed 710 civilians.",
-        "The strikes killed 2,132 people.",
-    ):
-        draft = DraftClaim(statement=right, evidence=[9])
-        assert not verify([draft], [SOHR], read, question=question).abstained
+    right = DraftClaim(statement="Russian air strikes killed 710 civilians.", evidence=[9])
+    assert not verify([right], [SOHR], read, question=question).abstained
+    total = DraftClaim(statement="The strikes killed 2,132 people.", evidence=[9])
+    result = verify([total], [SOHR], read, question=question)  # the text counts civilians: 710
+    assert result.abstained and result.dropped[0].reason == OTHER_COUNT
     idleb = "three missiles fired at a crowded market, which resulted in the death of 49 civilians"
     assert not _swapped_figure("According to source 3, 49 civilians died.", idleb)  # an id
     assert _swapped_figure("Three civilians died.", idleb)
@@ -368,3 +368,15 @@ def test_a_paraphrase_off_the_focus_words_stands_if_the_model_says_it_answers() 
     refused = verify([draft], EVIDENCE, read, focus, question, judge=_judge_saying(-2.0))
     assert refused.abstained and refused.dropped[0].reason == OFF_FOCUS
     assert verify([draft], EVIDENCE, read, focus, question).abstained  # no model to ask
+
+
+def test_a_figure_beside_another_noun_does_not_count_the_question_s_noun() -> None:
+    question = "How many missiles were fired at the market?"
+    text = "Three missiles fired at a crowded market resulted in the death of 49 civilians."
+    ev = [Evidence(id=1, passage_id="p", file="f.txt", start=0, end=len(text), text=text)]
+    wrong = DraftClaim(statement="49 civilians were killed at the market.", evidence=[1])
+    result = verify([wrong], ev, lambda _f: text, question=question)
+    assert result.abstained and result.dropped[0].reason == OTHER_COUNT
+    for right in ("Three missiles were fired at the market.", "3 missiles hit the market."):
+        draft = DraftClaim(statement=right, evidence=[1])
+        assert not verify([draft], ev, lambda _f: text, question=question).abstained
