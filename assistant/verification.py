@@ -44,7 +44,9 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
 # in the claim), "list-total" (a figure of a sentence listing names is not one name's),
 # "swapped-figure" (a claim's figure must count what the cited text counts with it),
-# "other-count" (where the cited text counts the question's noun, the claim gives that figure).
+# "other-count" (where the cited text counts the question's noun, the claim gives that figure),
+# "source-labels" (a statement's "according to source 2" is checked as part of the claim),
+# "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted).
 ABLATED: set[str] = set()
 
 
@@ -109,6 +111,33 @@ def leaned_on(document: str, start: int, text: str) -> str:
     lo = max(0, start - CONTEXT_CHARS)
     before = sentence_spans(document, lo, start)
     return document[before[-1][0] : before[-1][1]] if before else ""
+
+
+# The prompt numbers each file "(source N)" so the model can say who gives an account; a
+# statement that names the label ("According to source 2, ...", "Source 1 says that ...")
+# speaks of the prompt, not of the documents. The label is dropped before the claim is checked
+# and shown: its citation names the file, and "2" is no figure of the claim.
+# "source 1", "sources 1 and 2", "sources 1, 2 and 3" (not the "49" of "source 1, 49 ...")
+_LABELS = r"sources?\s+\d+(?:(?:\s*,\s*\d+)*\s*,?\s*(?:and|&)\s*(?:source\s+)?\d+)?"
+_SOURCE_LABEL = re.compile(
+    rf"^\W*(?:according to|in|per)\s+{_LABELS}\s*[,:]?\s*"
+    rf"|^\W*{_LABELS}\s+(?:(?:says?|said|states?|stated)(?:\s+that)?|(?:reports?|reported)\s+that)"
+    r"\s*[,:]?\s*"
+    rf"|\s*\((?:according to\s+|see\s+)?{_LABELS}\)"
+    rf"|,?\s*(?:according to|as stated in|in|per)\s+{_LABELS}(?=\W*$)",
+    re.I,
+)
+
+
+def without_source_labels(statement: str) -> str:
+    """The statement without the prompt's "(source N)" labels: "According to source 2, 49
+    civilians were killed." reads "49 civilians were killed."."""
+    if "source-labels" in ABLATED:
+        return statement
+    cleaned = _SOURCE_LABEL.sub("", statement).strip()
+    if not cleaned or cleaned == statement:
+        return statement
+    return cleaned[0].upper() + cleaned[1:]
 
 
 class _Span:
@@ -510,11 +539,15 @@ def verify(
             span.name_words, span.acronyms = span.around_names, span.around_acronyms
     result = Verified()
     kept: list[tuple[str, list[_Span], list[_Span], bool]] = []
-    uncarried: list[tuple[str, Terms, list[_Span]]] = []  # drafts no span carries, as cited
+    # drafts no span carries, with the spans they cite, and drafts whose cited sentence counts
+    # what the question counts with another figure (OTHER_COUNT), with that sentence: both
+    # pointed at a sentence that may answer the question itself
+    quotable: list[tuple[str, Terms, list[_Span]]] = []
     seen_statements: set[str] = set()
     for draft in drafts:
         # Citation markers the model may copy ("[1]") are not part of the claim.
         statement = " ".join(re.sub(r"\[\d+\]", " ", draft.statement).split())
+        statement = without_source_labels(statement)
         if not statement or statement.lower() in seen_statements:
             continue
         seen_statements.add(statement.lower())
@@ -531,7 +564,9 @@ def verify(
         if chosen is None or reason is not None:
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             if chosen is None:
-                uncarried.append((statement, claim_terms, cited))
+                quotable.append((statement, claim_terms, cited))
+            elif reason == OTHER_COUNT and "quote-count" not in ABLATED:
+                quotable.append((statement, claim_terms, chosen))
             continue
         chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
         # The support check reads the sentence that holds the claim's figures, dates and names:
@@ -539,7 +574,7 @@ def verify(
         key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
         kept.append((statement, chosen, key, _contained(claim_terms, key)))
     if not kept and judge is not None and judging and "quote" not in ABLATED:
-        kept.extend(_quoted(uncarried, asked, common, proper, judge, result.dropped))
+        kept.extend(_quoted(quotable, asked, common, proper, judge, result.dropped))
     scores: list[float | None] = [None] * len(kept)
     asks = [n for n, (_, _, _, contained) in enumerate(kept) if not contained]
     if judge is not None and judging and asks:
@@ -620,21 +655,23 @@ def _other_accounts(
 
 
 def _quoted(
-    uncarried: Sequence[tuple[str, Terms, Sequence[_Span]]],
+    quotable: Sequence[tuple[str, Terms, Sequence[_Span]]],
     asked: Asked,
     common: set[str],
     proper: set[str],
     judge: Judge,
     dropped: Sequence[DroppedClaim],
 ) -> list[tuple[str, list[_Span], list[_Span], bool]]:
-    """When nothing the model wrote is carried, the sentence it cited that shares the most
-    words with its draft, quoted as the claim, if the support check says that sentence states
-    the draft: the model pointed at the answer and then added a figure, year or word the
-    sentence lacks (a small model embroiders). The draft itself stays dropped, with the
-    check's score; the sentence states itself, and it must pass the question checks a claim
-    passes (a figure for "how many", the counted noun, the question's focus)."""
+    """When nothing the model wrote is kept, the sentence it cited that shares the most words
+    with its draft, quoted as the claim, if the support check says that sentence states the
+    draft: the model pointed at the answer and then added a figure, year or word the sentence
+    lacks (a small model embroiders), or took the sentence's other figure ("49 civilians" from
+    "three missiles ..., killing 49 civilians" for "how many missiles", OTHER_COUNT). The
+    draft itself stays dropped, with the check's score; the sentence states itself, and it
+    must pass the question checks a claim passes (a figure for "how many", the counted noun,
+    the question's focus)."""
     best: tuple[int, str, Terms, _Span] | None = None
-    for statement, claim, cited in uncarried:
+    for statement, claim, cited in quotable:
         for span in cited:
             shared = len(claim.stems & span.terms.stems) + len(claim.numbers & span.terms.numbers)
             if best is None or shared > best[0]:

@@ -18,6 +18,7 @@ from assistant.verification import (
     _swapped_figure,
     focus_terms,
     verify,
+    without_source_labels,
 )
 from tests.support import SEEDS
 
@@ -380,3 +381,30 @@ def test_a_figure_beside_another_noun_does_not_count_the_question_s_noun() -> No
     for right in ("Three missiles were fired at the market.", "3 missiles hit the market."):
         draft = DraftClaim(statement=right, evidence=[1])
         assert not verify([draft], ev, lambda _f: text, question=question).abstained
+
+
+def test_a_draft_giving_the_sentences_other_figure_gives_way_to_that_sentence() -> None:
+    # "49 civilians" for "how many missiles": the sentence it cites counts the missiles, so it
+    # is quoted if the support check says it states the draft; the draft stays dropped
+    question = "How many missiles were fired at the market in Ariha?"
+    draft = DraftClaim(statement="49 civilians were killed at the market in Ariha.", evidence=[1])
+    result = verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(2.0))
+    (claim,) = result.claims
+    assert claim.text == " ".join(ARIHA.text.split())
+    assert [d.reason for d in result.dropped] == [OTHER_COUNT]
+    assert verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(-2.0)).abstained
+
+
+def test_the_prompts_source_labels_are_not_part_of_a_claim() -> None:
+    # the prompt numbers files "(source N)": "according to source 2" is no figure of the claim
+    for said in (
+        "According to source 2, 49 civilians were killed in Ariha.",
+        "Source 2 says that 49 civilians were killed in Ariha.",
+        "49 civilians were killed in Ariha (source 2).",
+        "49 civilians were killed in Ariha, according to sources 1 and 2.",
+    ):
+        assert without_source_labels(said).rstrip(".") == "49 civilians were killed in Ariha"
+        result = verify([DraftClaim(statement=said, evidence=[1])], EVIDENCE, read)
+        assert [c.text for c in result.claims] == ["49 civilians were killed in Ariha."]
+    for kept in ("Source 4 gave the toll as 49.", "Open source 3D printing began in 2015."):
+        assert without_source_labels(kept) == kept
