@@ -15,7 +15,7 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assistant.embedding import Encoder, make_encoder
 from assistant.errors import AssistantError, DocumentUnavailableError
@@ -287,31 +287,47 @@ class Assistant:
                 yield event
             timings["refresh_s"] = time.perf_counter() - started
 
-        asked = search = question  # what the pipeline reads, and what it searches with
+        # Split first: only the first part can lean on the earlier turn; the later parts lean on
+        # the first ("..., and who else accused it?": "it" is in the first part).
+        questions = parts(question) if self.settings.split_compound else [question]
+        typed = questions[0]
+        puts = list(questions)  # each part as the model is asked it
+        search = typed  # what retrieval and evidence selection search with
         if turns and self.settings.resolve_follow_ups:
-            asked, search = self._follow_up(question, turns[-1], timings)
-        questions = parts(asked) if self.settings.split_compound else [asked]
+            questions[0], puts[0], search = self._follow_up(typed, turns[-1], timings)
         results: list[_Part] = []
         single = len(questions) == 1
         for n, part in enumerate(questions):
             if n == 0:
                 found_by = search if single else part  # a compound question's rewrite is unused
-                query = f"{turns[-1].question} {found_by}" if turns else found_by
                 part_turns = turns
-                # a rewritten follow-up says what it asks
-                select_by = found_by if single and found_by != question else query
+                if not turns or not leans_on_context(typed):
+                    # a question that reads alone as typed starts a new topic: the earlier
+                    # question would only pull its own passages into the search
+                    query = select_by = found_by
+                else:
+                    query = f"{turns[-1].question} {found_by}"
+                    # a rewritten follow-up says what it asks
+                    select_by = found_by if found_by != typed else query
             else:  # the later part leans on the first, as a follow-up on its earlier turn
                 first = results[0]
                 earlier = first.verified.text() if not first.verified.abstained else ABSTAIN
                 found_by = part
                 if self.settings.resolve_follow_ups:
-                    part, found_by = self._follow_up(
+                    part, puts[n], found_by = self._follow_up(
                         part, Turn(question=questions[0], answer=earlier), timings
                     )
-                query = select_by = f"{questions[0]} {found_by}"
-                part_turns = [Turn(question=questions[0], answer=earlier)]
+                if leans_on_context(puts[n]):
+                    query = select_by = f"{questions[0]} {found_by}"
+                    part_turns = [Turn(question=questions[0], answer=earlier)]
+                else:
+                    # written out, it reads alone: the first part's words and answer would
+                    # only pull the first part's sentences in again ("who else ...")
+                    query = select_by = found_by
+                    part_turns = []
             result = yield from self._answer_part(
                 part,
+                puts[n],
                 query,
                 select_by,
                 part_turns,
@@ -323,6 +339,9 @@ class Assistant:
         timings["total_s"] = time.perf_counter() - started
 
         verified, text = combined_answer(questions, [r.verified for r in results])
+        # the question as the rules wrote it out, where they did: the first part, and with it
+        # a compound question's later parts as they are
+        asked = question if questions[0] == typed else " ".join(questions)
         backend = self.backend
         answer = Answer(
             question=question,
@@ -364,6 +383,7 @@ class Assistant:
     def _answer_part(
         self,
         asked: str,
+        put: str,
         query: str,
         select_by: str,
         turns: Sequence[Turn],
@@ -374,7 +394,8 @@ class Assistant:
     ) -> Generator[StreamEvent, None, _Part]:
         """Retrieval (by `query`), evidence (the sentences nearest `select_by`), the model and
         verification for one question: the whole question, or one part of a compound one.
-        `asked` is the question as the pipeline reads it; `shown` what earlier parts read."""
+        `asked` is the question as verification reads it, `put` as the model is asked it;
+        `shown` what earlier parts read."""
         from assistant.evidence import select_evidence
         from assistant.generation import Generation, build_messages, generate, parse_claims
         from assistant.verification import verify_part
@@ -404,7 +425,7 @@ class Assistant:
                 yield StreamEvent(kind="token", text=" ")  # between the parts' statements
             for delta in generate(
                 backend,
-                build_messages(asked, evidence, turns),
+                build_messages(put, evidence, turns),
                 self.settings.context_window,
                 self.settings.max_answer_tokens,
                 generation,
@@ -421,25 +442,24 @@ class Assistant:
         timings["verify_s"] = timings.get("verify_s", 0.0) + time.perf_counter() - t
         return _Part(asked, ranked, evidence, generation, verified)
 
-    def _follow_up(
-        self, question: str, earlier: Turn, timings: dict[str, float]
-    ) -> tuple[str, str]:
+    def _follow_up(self, question: str, earlier: Turn, timings: dict[str, float]) -> _Read:
         """The follow-up with what it refers to written out by the rules in questions.py (what
-        the model answers and verification checks), and what retrieval and evidence selection
-        search with: where the rules leave it leaning on the earlier turn, the model's own
-        version, if it still asks the same. The model answering sees the earlier turn itself;
-        given the written-out version it took "how many of them were civilians" for all
-        civilians."""
+        verification checks; the model is asked the same but for "who else", see `standalone`),
+        and what retrieval and evidence selection search with: where the rules leave it leaning
+        on the earlier turn, the model's own version, if it still asks the same. The model
+        answering sees the earlier turn itself; given the written-out version it took "how many
+        of them were civilians" for all civilians."""
         from assistant.generation import written_out
 
         asked = standalone(question, earlier.question, earlier.answer)
+        put = standalone(question, earlier.question, earlier.answer, set_apart=False)
         if self.settings.rewrite_follow_ups and leans_on_context(asked):
             t = time.perf_counter()
             written = written_out(self.backend, question, earlier)
             timings["rewrite_s"] = timings.get("rewrite_s", 0.0) + time.perf_counter() - t
             if faithful(question, written):
-                return asked, written
-        return asked, asked
+                return _Read(asked, put, written)
+        return _Read(asked, put, put)
 
     def _clean(self, question: str) -> tuple[str, str | None]:
         question = " ".join(question.split())
@@ -494,6 +514,14 @@ def _source_spans(ranked: Sequence[Ranked]) -> list[SourceSpan]:
     return [
         SourceSpan(file=h.passage.file, start=h.passage.start, end=h.passage.end) for h in ranked
     ]
+
+
+class _Read(NamedTuple):
+    """A follow-up as the pipeline reads it."""
+
+    checked: str  # what verification checks the answer against
+    put: str  # what the model is asked
+    search: str  # what retrieval and evidence selection search with
 
 
 @dataclass

@@ -96,11 +96,15 @@ def referent(question: str, answer: str, contrasted: bool = False) -> str | None
     return found[0] if found else None
 
 
-def standalone(question: str, earlier_question: str, earlier_answer: str) -> str:
+def standalone(
+    question: str, earlier_question: str, earlier_answer: str, *, set_apart: bool = True
+) -> str:
     """The follow-up with what it refers back to written out: "he"/"she" and "it" become the
     earlier turn's referent ("his" its possessive), and "that attack" the earlier question's
     phrase that ends in "attack" ("the Ariha market attack"). Unchanged when nothing refers
-    back or no referent is found; the earlier turn still goes to retrieval and the model."""
+    back or no referent is found; the earlier turn still goes to retrieval and the model.
+    With `set_apart`, "who else" names whom it sets apart ("who other than Amnesty"): what
+    verification checks. The model is asked without it: given the name, it answers with it."""
     rewritten = question
     phrased = False  # "that attack" was written out: its "it" most likely means the same
     demonstrative = _DEMONSTRATIVE.search(rewritten)
@@ -127,7 +131,7 @@ def standalone(question: str, earlier_question: str, earlier_answer: str) -> str
             )
             phrased = True
     contrasted = _WHO_ELSE.search(rewritten)
-    if contrasted and (earlier_names := name_phrases(earlier_question)):
+    if set_apart and contrasted and (earlier_names := name_phrases(earlier_question)):
         # "who else" sets apart the earlier question's first name: say which, so the model
         # and the name check know it is not an answer
         said = contrasted.group()
@@ -217,6 +221,16 @@ _JOIN = re.compile(
     rf"(?:\s*,\s*(?:and|but)\s+|\s*;\s*(?:and\s+|but\s+)?)(?={_OPENS_QUESTION})", re.I
 )
 _MIN_PART_WORDS = 3  # "... and why?" leans on the whole first part: it stays one question
+# A first part that asks whether a clause was reported: "Did Amnesty say that Russia used
+# cluster bombs?" -> "Russia used cluster bombs".
+_REPORTED = re.compile(
+    r"^\W*(?:did|does|do|has|have|had)\s+.+?\s+"
+    r"(?:say|said|report|claim|find|found|confirm|state|allege|accuse|deny|denied|warn|conclude)"
+    r"\w*\s+that\s+(?P<clause>.+?)\W*$",
+    re.I,
+)
+# A later part that names nothing but what the first reported: "who else accused it?"
+_ON_IT = re.compile(r"\s(?:it|this|that|so)\W*$", re.I)
 
 
 def parts(question: str) -> list[str]:
@@ -224,7 +238,9 @@ def parts(question: str) -> list[str]:
     used cluster bombs, and who else accused it?" -> ["Did Amnesty say that Russia used
     cluster bombs?", "Who else accused it?"]. Both sides must open like a question ("Putin's
     spokesman said ...; what had Putin warned?" stays whole, its first half is a premise), and
-    the second keeps its pronouns: `standalone` reads them with the first as its earlier turn."""
+    the second keeps its pronouns: `standalone` reads them with the first as its earlier turn.
+    A second part about what the first asks was reported carries the report: "Who else accused
+    it (that Russia used cluster bombs)?"."""
     join = _JOIN.search(question)
     if join is None:
         return [question]
@@ -233,4 +249,8 @@ def parts(question: str) -> list[str]:
     if not re.match(rf"\W*{_OPENS_QUESTION}", first, re.I) or len(second.split()) < _MIN_PART_WORDS:
         return [question]
     first = first.rstrip("?.! ") + "?"
+    if _ON_IT.search(second) and (reported := _REPORTED.match(first)):
+        # "it" is what was reported, not only its subject: without the clause, "who else
+        # accused Russia?" was answered with another of Amnesty's accusations
+        second = f"{second.rstrip('?.! ')} (that {reported['clause']})?"
     return [first, second[0].upper() + second[1:]]

@@ -136,7 +136,8 @@ def test_a_compound_question_is_answered_part_by_part(tmp_path: Path) -> None:
     assert isinstance(llm, ScriptedLLM)
     first, second = llm.prompts[-2:]
     assert f"Question: {ARIHA}\n" in first
-    assert f"Earlier question: {ARIHA}" in second
+    # the second part reads alone: the first part's words would only pull its sentences in
+    assert "Earlier question" not in second
     assert "Question: What did Amnesty say the attacks may amount to?\n" in second
     second_part = "What did Amnesty say the attacks may amount to?"
     assert [p.question for p in answer.parts] == [ARIHA, second_part]
@@ -145,6 +146,32 @@ def test_a_compound_question_is_answered_part_by_part(tmp_path: Path) -> None:
         for n in claim.citations:
             c = answer.citations[n - 1]
             assert a.document_text(c.file)[c.start : c.end] == c.quote
+
+
+def test_a_later_part_that_leans_on_the_first_is_asked_with_it(tmp_path: Path) -> None:
+    a = fake_assistant(tmp_path, cite_sentence_with("49 civilians"))
+    a.ask(f"{ARIHA[:-1]}, and how many of them were children?")
+    llm = a.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    assert f"Earlier question: {ARIHA}" in llm.prompts[-1]
+
+
+def test_a_compound_question_in_a_conversation_leans_on_its_own_first_part(
+    tmp_path: Path,
+) -> None:
+    a = fake_assistant(tmp_path, cite_sentence_with("49 civilians"))
+    earlier = ("Who is Philip Luther?", "Philip Luther is the director of Amnesty International.")
+    answer = a.ask(
+        "Did Amnesty say that Russia used cluster bombs, and who else accused it?",
+        history=[earlier],
+    )
+    first, second = (p.question for p in answer.parts)
+    assert first == "Did Amnesty say that Russia used cluster bombs?"
+    # "it" is what the first part asked about, not the earlier turn's Philip Luther
+    assert "Luther" not in second and "Russia" in second and "cluster bombs" in second
+    llm = a.backend.llm
+    assert isinstance(llm, ScriptedLLM)
+    assert "Luther" not in llm.prompts[-1]
 
 
 def test_a_compound_question_says_which_part_the_documents_leave_open(tmp_path: Path) -> None:

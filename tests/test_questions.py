@@ -93,6 +93,10 @@ def test_who_else_sets_apart_the_earlier_first_name() -> None:
     assert standalone("Who else accused it?", earlier, "Yes. [1]") == (
         "Who other than Greenpeace accused Shell?"
     )
+    # the model is asked without the name: given it, it answered with it
+    assert standalone("Who else accused it?", earlier, "Yes. [1]", set_apart=False) == (
+        "Who else accused Shell?"
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,7 +104,15 @@ def test_who_else_sets_apart_the_earlier_first_name() -> None:
     [
         (
             "Did Greenpeace say that Shell spilled oil, and who else accused it?",
-            ["Did Greenpeace say that Shell spilled oil?", "Who else accused it?"],
+            # "it" is what was reported: the second part carries the report
+            [
+                "Did Greenpeace say that Shell spilled oil?",
+                "Who else accused it (that Shell spilled oil)?",
+            ],
+        ),
+        (
+            "Did Greenpeace say that Shell spilled oil, and who else accused it of fraud?",
+            ["Did Greenpeace say that Shell spilled oil?", "Who else accused it of fraud?"],
         ),
         (
             "When did the dam open; how much did it cost?",
