@@ -23,6 +23,7 @@ from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
 from assistant.questions import (
+    answer_kind,
     faithful,
     leans_on_context,
     parts,
@@ -338,7 +339,7 @@ class Assistant:
             results.append(result)
         timings["total_s"] = time.perf_counter() - started
 
-        verified, text = combined_answer(questions, [r.verified for r in results])
+        verified, text = combined_answer(question, questions, [r.verified for r in results])
         # the question as the rules wrote it out, where they did: the first part, and with it
         # a compound question's later parts as they are
         asked = question if questions[0] == typed else " ".join(questions)
@@ -409,6 +410,7 @@ class Assistant:
             self.encoder,
             self.settings.evidence_sentences,
             self.settings.evidence_tokens,
+            answer_kind(asked),
         )
         timings["evidence_s"] = timings.get("evidence_s", 0.0) + time.perf_counter() - t
 
@@ -497,12 +499,23 @@ class Assistant:
         return out
 
 
-def combined_answer(questions: Sequence[str], parts: Sequence[Verified]) -> tuple[Verified, str]:
+def combined_answer(
+    question: str, questions: Sequence[str], parts: Sequence[Verified]
+) -> tuple[Verified, str]:
     """The verified parts of a question as one answer, and its text: ABSTAIN when no part holds
-    an answer, else the claims, then the parts the documents leave open."""
-    from assistant.verification import combine
+    an answer, else the claims, then the parts the documents leave open. A question for the
+    days between two events, asked as the two events' dates, gets the program's count."""
+    from assistant.arithmetic import asks_for_days, day_difference
+    from assistant.verification import ABLATED, combine
 
     verified = combine(parts)
+    if (
+        len(parts) > 1
+        and "arithmetic" not in ABLATED
+        and asks_for_days(question)
+        and (days := day_difference(verified.claims))
+    ):
+        verified.claims.append(days)
     if verified.abstained:
         return verified, ABSTAIN
     missing = [q for q, p in zip(questions, parts, strict=True) if p.abstained]

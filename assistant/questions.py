@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.arithmetic import dates_in
+
 NO_WORDS = "The question has no words; type a question about your documents."
 
 
@@ -94,6 +96,21 @@ def referent(question: str, answer: str, contrasted: bool = False) -> str | None
         return told[0]
     found = asked or told
     return found[0] if found else None
+
+
+_ASKS_DATE = re.compile(
+    r"^\W*when\b|\b(?:what|which) (?:date|day|month|year)\b|\bsince when\b", re.I
+)
+_ASKS_FIGURE = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percent|share|proportion)", re.I)
+
+
+def answer_kind(question: str) -> str:
+    """What kind of answer the question wants, where its words say: "date", "figure" or ""."""
+    if _ASKS_DATE.search(question):
+        return "date"
+    if _ASKS_FIGURE.search(question):
+        return "figure"
+    return ""
 
 
 def standalone(
@@ -233,6 +250,42 @@ _REPORTED = re.compile(
 _ON_IT = re.compile(r"\s(?:it|this|that|so)\W*$", re.I)
 
 
+# "How many days passed between X and Y?", "How many weeks after X did Y?": two dates the
+# program counts between (arithmetic.py), each asked for on its own, so that each is drafted
+# from its own evidence and verified against its own sentence.
+_DAYS = r"^\W*how many (?:days|weeks)\b"
+_DAYS_BETWEEN = re.compile(rf"{_DAYS}.*?\bbetween\s+(?P<a>.+?)\s+and\s+(?P<b>.+?)[\s?.!]*$", re.I)
+_DAYS_AFTER = re.compile(
+    rf"{_DAYS}\s+(?:after|before)\s+(?P<a>.+)\s+(?P<b>(?:did|was|were|had|has)\s+.+?)[\s?.!]*$",
+    re.I,
+)
+# A noun phrase ("the Ariha market strike"), not a clause ("the report was published")
+_NOUN_PHRASE = re.compile(
+    r"^(?:the|a|an|this|that|its|his|her|their|[\w-]+['’]s)\s+(?!.*\b(?:was|were|is|are|had|has|"
+    r"did|began|begun|started|ended|happened|took)\b)",
+    re.I,
+)
+
+
+def _when(event: str) -> str:
+    """The question for an event's date: "When was the Ariha market strike?", "When did
+    Russia respond?", "When the report was published?" (a clause, read as it stands)."""
+    if re.match(r"(?:did|was|were|had|has)\s", event, re.I):
+        return f"When {event[0].lower()}{event[1:]}?"
+    return f"When was {event}?" if _NOUN_PHRASE.match(event) else f"When {event}?"
+
+
+def date_parts(question: str) -> list[str]:
+    """A question for the days between two events as the two questions for their dates:
+    "How many days passed between the Ariha market strike and the publication of Amnesty's
+    report?" -> ["When was the Ariha market strike?", "When was the publication of Amnesty's
+    report?"]. Empty when it is not one."""
+    found = _DAYS_BETWEEN.match(question) or _DAYS_AFTER.match(question)
+    if found is None or any(dates_in(found[side]) for side in "ab"):
+        return []  # a date the question gives itself is not asked for
+    return [_when(found["a"]), _when(found["b"])]
+
+
 def parts(question: str) -> list[str]:
     """A compound question's parts, each a question of its own: "Did Amnesty say that Russia
     used cluster bombs, and who else accused it?" -> ["Did Amnesty say that Russia used
@@ -241,6 +294,8 @@ def parts(question: str) -> list[str]:
     the second keeps its pronouns: `standalone` reads them with the first as its earlier turn.
     A second part about what the first asks was reported carries the report: "Who else accused
     it (that Russia used cluster bombs)?"."""
+    if dated := date_parts(question):
+        return dated
     join = _JOIN.search(question)
     if join is None:
         return [question]

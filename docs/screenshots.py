@@ -3,9 +3,8 @@
 - `handbook`: ui-pdf-page.png and ui-html-section.png, a PDF answer (its page shown) and an HTML
   documentation answer (its section path shown); needs Debian's debian-handbook.
 - `seeds`: ui-follow-up.png, a follow-up ("What did he say ...?") after the question it leans on,
-  and ui-two-part.png, a question in two parts, over the shipped seeds (its first part answered
-  and cited; the second named as not answered: the model still names Amnesty for "who other
-  than Amnesty", and verification drops it).
+  and ui-two-part.png, the same conversation going on with a question in two parts, over the
+  shipped seeds (each part answered and cited; "it" read from the first part, not the chat).
 
 Needs Debian's chromium; from the repository root:
 `PYTHONPATH=. .venv/bin/python docs/screenshots.py [handbook|seeds]` (minutes on two cores)."""
@@ -76,7 +75,11 @@ def typeset(names: list[str], out: Path) -> None:
 CONVERSATIONS = [
     (["Who is Philip Luther?", "What did he say about the attacks?"], "ui-follow-up.png"),
     (
-        ["Did Amnesty say that Russia used cluster bombs, and who else accused it?"],
+        [
+            "Who is Philip Luther?",
+            "What did he say about the attacks?",
+            "Did Amnesty say that Russia used cluster bombs, and who else accused it?",
+        ],
         "ui-two-part.png",
     ),
 ]

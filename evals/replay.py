@@ -77,6 +77,7 @@ def replay(run: EvalRun, judge: Judge | None = None) -> list:  # type: ignore[ty
             Part(question=asked, draft=old.draft, evidence=old.evidence, retrieved=old.retrieved)
         ]
         verified, answer_text = combined_answer(
+            asked,
             [p.question for p in parts],
             [_verify(p, text, judge or _recorded(recorded)) for p in parts],
         )

@@ -174,6 +174,33 @@ def test_a_compound_question_in_a_conversation_leans_on_its_own_first_part(
     assert "Luther" not in llm.prompts[-1]
 
 
+def test_the_days_between_two_events_are_counted_from_each_events_cited_date(
+    tmp_path: Path,
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "town.txt").write_text(
+        "The new bridge over the river opened on 3 March 2020 after two years of work.\n\n"
+        "Heavy rain followed, and the flood reached the town centre on 17 March 2020.\n"
+    )
+
+    def dates(prompt: str) -> dict[str, object]:
+        if "\nQuestion: " not in prompt:
+            return {"claims": []}  # asked to write out "When was the flood?": no rewrite
+        question = prompt.rsplit("Question: ", 1)[1]
+        return cite_sentence_with("bridge" if "bridge" in question else "flood")(prompt)
+
+    a = fake_assistant(tmp_path, dates, corpus)
+    answer = a.ask("How many days passed between the opening of the bridge and the flood?")
+    # asked as the two dates, each drafted and verified on its own; the program counts
+    assert [p.question for p in answer.parts] == [
+        "When was the opening of the bridge?",
+        "When was the flood?",
+    ]
+    assert answer.claims[-1].text == "From 3 March 2020 to 17 March 2020 is 14 days."
+    assert answer.claims[-1].citations == [1, 2]
+
+
 def test_a_compound_question_says_which_part_the_documents_leave_open(tmp_path: Path) -> None:
     a = fake_assistant(tmp_path, cite_sentence_with("49 civilians"))
     answer = a.ask(f"{ARIHA[:-1]}, and who paid for the missiles?")

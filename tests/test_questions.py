@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.questions import faithful, leans_on_context, parts, referent, standalone
+from assistant.questions import (
+    answer_kind,
+    date_parts,
+    faithful,
+    leans_on_context,
+    parts,
+    referent,
+    standalone,
+)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +130,6 @@ def test_who_else_sets_apart_the_earlier_first_name() -> None:
         ("How much disk and how much RAM do I need?", None),
         ("The mayor resigned, and what did the council say?", None),
         ("Who said that, and why?", None),
-        ("How many days passed between the flood and the report?", None),
     ],
 )
 def test_a_compound_question_is_cut_into_questions(
@@ -166,3 +173,43 @@ def test_the_models_written_out_follow_up_must_ask_the_same(
     question: str, written: str, taken: bool
 ) -> None:
     assert faithful(question, written) is taken
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "How many days passed between the flood and the report?",
+            ["When was the flood?", "When was the report?"],
+        ),
+        (
+            "How many weeks after the report was published did the mayor resign?",
+            ["When the report was published?", "When did the mayor resign?"],
+        ),
+        (
+            "How many days after the opening of the dam was it closed?",
+            ["When was the opening of the dam?", "When was it closed?"],
+        ),
+        # a date the question gives is not asked for; a duration is not two dates
+        ("How many days passed between 3 May and the flood?", []),
+        ("How many days did the siege last?", []),
+    ],
+)
+def test_a_question_for_the_days_between_two_events_asks_for_their_dates(
+    question: str, expected: list[str]
+) -> None:
+    assert date_parts(question) == expected
+    assert parts(question) == (expected or [question])
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did the strikes begin?", "date"),
+        ("On what day of the week was the market hit?", "date"),
+        ("How many civilians were killed?", "figure"),
+        ("Who is Philip Luther?", ""),
+    ],
+)
+def test_the_kind_of_answer_a_question_wants(question: str, kind: str) -> None:
+    assert answer_kind(question) == kind
