@@ -23,7 +23,6 @@ from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
 from assistant.loading import read_document
 from assistant.questions import (
-    answer_kind,
     faithful,
     leans_on_context,
     parts,
@@ -410,7 +409,6 @@ class Assistant:
             self.encoder,
             self.settings.evidence_sentences,
             self.settings.evidence_tokens,
-            answer_kind(asked),
         )
         timings["evidence_s"] = timings.get("evidence_s", 0.0) + time.perf_counter() - t
 

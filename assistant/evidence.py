@@ -6,8 +6,6 @@ make a small model's citations precise.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from assistant.chunking import sentence_spans
@@ -15,31 +13,14 @@ from assistant.embedding import Encoder
 from assistant.instructions import is_instruction
 from assistant.retrieval import Ranked
 from assistant.schema import Evidence
-from assistant.terms import months, stems
+from assistant.terms import stems
 
 MIN_WORDS = 4  # "Photo:" or "-" carry nothing
-# How much a sentence that can hold a date gains for a question that asks for one ("when",
-# "what day"). On dev, 0.2 took the support sentence into the evidence of a weekday question
-# and of a report's date; a figure gain for "how many" (dev evidence recall 87.4% -> 90.8%) was
-# measured and not kept: it answered two unanswerable near misses with the nearby figure.
-TYPE_WEIGHT = 0.2
-_DATE_WORDS = re.compile(
-    r"\b(?:(?:19|20)\d\d|(?:mon|tues|wednes|thurs|fri|satur|sun)day|yesterday|today)\b", re.I
-)
 
 
 def select_evidence(
-    question: str,
-    ranked: list[Ranked],
-    encoder: Encoder,
-    limit: int,
-    token_budget: int,
-    kind: str = "",
+    question: str, ranked: list[Ranked], encoder: Encoder, limit: int, token_budget: int
 ) -> list[Evidence]:
-    """The sentences of the ranked passages nearest `question`, best first, within `limit`
-    sentences and `token_budget` tokens; `kind` (questions.answer_kind of the question as
-    read, which `question` may extend with an earlier turn's) favours a sentence that can hold
-    that kind of answer."""
     candidates: dict[tuple[str, int, int], tuple[str, str, float]] = {}
     for rank, hit in enumerate(ranked):
         p = hit.passage
@@ -62,10 +43,6 @@ def select_evidence(
     # Meaning, shared words and the passage's fused rank each count; the weights were tuned by
     # hand on the eval questions.
     score = dense + 0.5 * lexical + 0.3 * prior
-    if kind == "date":
-        score = score + TYPE_WEIGHT * np.array(
-            [bool(months(t) or _DATE_WORDS.search(t)) for t in texts]
-        )
     sizes = encoder.count_tokens(texts)
     chosen: list[int] = []
     used = 0

@@ -98,21 +98,6 @@ def referent(question: str, answer: str, contrasted: bool = False) -> str | None
     return found[0] if found else None
 
 
-_ASKS_DATE = re.compile(
-    r"^\W*when\b|\b(?:what|which) (?:date|day|month|year)\b|\bsince when\b", re.I
-)
-_ASKS_FIGURE = re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percent|share|proportion)", re.I)
-
-
-def answer_kind(question: str) -> str:
-    """What kind of answer the question wants, where its words say: "date", "figure" or ""."""
-    if _ASKS_DATE.search(question):
-        return "date"
-    if _ASKS_FIGURE.search(question):
-        return "figure"
-    return ""
-
-
 def standalone(
     question: str, earlier_question: str, earlier_answer: str, *, set_apart: bool = True
 ) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from assistant.questions import (
-    answer_kind,
     date_parts,
     faithful,
     leans_on_context,
@@ -200,16 +199,3 @@ def test_a_question_for_the_days_between_two_events_asks_for_their_dates(
 ) -> None:
     assert date_parts(question) == expected
     assert parts(question) == (expected or [question])
-
-
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("When did the strikes begin?", "date"),
-        ("On what day of the week was the market hit?", "date"),
-        ("How many civilians were killed?", "figure"),
-        ("Who is Philip Luther?", ""),
-    ],
-)
-def test_the_kind_of_answer_a_question_wants(question: str, kind: str) -> None:
-    assert answer_kind(question) == kind
