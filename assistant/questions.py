@@ -134,8 +134,8 @@ def standalone(
             phrased = True
     contrasted = _WHO_ELSE.search(rewritten)
     if set_apart and contrasted and (earlier_names := name_phrases(earlier_question)):
-        # "who else" sets apart the earlier question's first name: say which, so the model
-        # and the name check know it is not an answer
+        # "who else" sets apart the earlier question's first name: say which, so the name
+        # check knows it is not an answer (the model is asked without it: set_apart=False)
         said = contrasted.group()
         other = f"{said[:3]} other than {earlier_names[0]}"
         rewritten = rewritten[: contrasted.start()] + other + rewritten[contrasted.end() :]
