@@ -503,17 +503,11 @@ def combined_answer(
     """The verified parts of a question as one answer, and its text: ABSTAIN when no part holds
     an answer, else the claims, then the parts the documents leave open. A question for the
     days between two events, asked as the two events' dates, gets the program's count."""
-    from assistant.arithmetic import asks_for_days, day_difference
-    from assistant.verification import ABLATED, combine
+    from assistant.verification import add_day_count, combine
 
     verified = combine(parts)
-    if (
-        len(parts) > 1
-        and "arithmetic" not in ABLATED
-        and asks_for_days(question)
-        and (days := day_difference(verified.claims))
-    ):
-        verified.claims.append(days)
+    if len(parts) > 1:  # one part was counted by verify_part already
+        add_day_count(question, verified)
     if verified.abstained:
         return verified, ABSTAIN
     missing = [q for q, p in zip(questions, parts, strict=True) if p.abstained]

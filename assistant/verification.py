@@ -505,13 +505,20 @@ def verify_part(
     own count of days between two verified dates where the question asks for it."""
     focus = focus_terms(question, passages)
     verified = verify(drafts, evidence, read_text, focus, question, judge)
+    add_day_count(question, verified)
+    return verified
+
+
+def add_day_count(question: str, verified: Verified) -> None:
+    """The program's count of days between the first two verified dates, as a claim citing
+    both, where the question asks how many days: one question's claims, or the claims of its
+    two date questions combined (questions.date_parts)."""
     if (
         "arithmetic" not in ABLATED
         and asks_for_days(question)
         and (days := day_difference(verified.claims))
     ):
         verified.claims.append(days)
-    return verified
 
 
 def verify(
