@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -192,6 +193,86 @@ def _greedy_first(llama: Any) -> None:
 
 GREEDY_FIRST = True
 
+# Lookahead decoding of the draft's JSON structure (LOOKAHEAD): after a statement's closing
+# quote the model writes `", "evidence": [`, after its ids `]}]}`, token by token, each a full
+# decode step (~13 of a draft's ~39 tokens). These tokens are proposed in advance and read in
+# one batch, at prompt-reading speed; the sampler keeps each only if it would have chosen it
+# itself (llama-cpp-python's speculative decoding loop), so greedy drafts stay as they were.
+LOOKAHEAD = True
+_OPENING = '{"claims": [{"statement": "'
+# (what comes next, the text it must follow): the end of a statement, of the last claim's ids,
+# of a claim before another
+_SKELETONS = (
+    ('", "evidence": [', re.compile(r'"statement": "(?:[^"\\]|\\.)*$')),
+    ("]}]}", re.compile(r'"evidence": \[[\d,\s]*\d\s*$')),
+    ('}, {"statement": "', re.compile(r'"evidence": \[[\d,\s]*\]\s*$')),
+)
+
+
+def json_lookahead(text: str) -> str:
+    """The JSON structure that most likely comes next in a draft written so far as `text`; ""
+    inside a statement or the evidence ids, which only the model can write."""
+    if _OPENING.startswith(text):
+        return _OPENING[len(text) :]
+    for skeleton, follows in _SKELETONS:
+        for k in range(min(len(skeleton) - 1, len(text)), 0, -1):
+            if text.endswith(skeleton[:k]) and follows.search(text[: len(text) - k]):
+                return skeleton[k:]
+    return ""
+
+
+class _JsonLookahead:
+    """A "draft model" for llama-cpp-python's speculative loop that proposes json_lookahead's
+    tokens for the reply written since the last `<|im_start|>assistant` line."""
+
+    def __init__(self, llama: Any) -> None:
+        import numpy as np
+
+        self._llama = llama
+        self._np = np
+        self._reply_starts = llama.tokenize(b"<|im_start|>assistant\n", add_bos=False, special=True)
+
+    def __call__(self, input_ids: Any, /, **kwargs: Any) -> Any:
+        ids = [int(i) for i in input_ids]
+        opener = self._reply_starts
+        start = next(
+            (
+                i + len(opener)
+                for i in range(len(ids) - len(opener), -1, -1)
+                if ids[i : i + len(opener)] == opener
+            ),
+            None,
+        )
+        if start is None:
+            return self._np.array([], dtype=self._np.intc)
+        text = self._llama.detokenize(ids[start:]).decode("utf-8", errors="ignore")
+        ahead = json_lookahead(text)
+        tokens = self._llama.tokenize(ahead.encode(), add_bos=False) if ahead else []
+        return self._np.array(tokens, dtype=self._np.intc)
+
+
+def _read_proposals(llama: Any) -> None:
+    """llama-cpp-python keeps logits for every position only with `logits_all`, which holds
+    them for the whole context (4,096 x 151,936 floats, 2.5 GB): here only a short batch
+    (the sampled token and the proposals after it) asks for the logits of every position."""
+    stock = llama.eval
+
+    def eval(tokens: Sequence[int]) -> None:
+        if llama.draft_model is None or len(tokens) > _MAX_BATCH:
+            stock(tokens)
+            return
+        n_past = llama.n_tokens
+        llama._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llama._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        llama._ctx.decode(llama._batch)
+        llama.input_ids[n_past : n_past + len(tokens)] = tokens
+        llama.n_tokens += len(tokens)
+
+    llama.eval = eval
+
+
+_MAX_BATCH = 24
+
 
 def _cpu_has_amx() -> bool:
     try:
@@ -248,6 +329,7 @@ def _load_llama(path: str, n_ctx: int, threads: int) -> Any:
     # and its destructor prints a TypeError.
     atexit.register(llama.close)
     _greedy_first(llama)
+    _read_proposals(llama)
     return llama
 
 
@@ -307,15 +389,21 @@ class EmbeddedLLM(CustomLLM):
 
         def gen() -> ChatResponseGen:
             text = ""
-            stream = _llama_call(lambda: self._llama.create_chat_completion(stream=True, **request))
-            for chunk in _llama_iter(stream):
-                delta = chunk["choices"][0]["delta"].get("content") or ""
-                text += delta
-                yield ChatResponse(
-                    message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
-                    delta=delta,
-                    raw=chunk,
-                )
+            llama = self._llama
+            if LOOKAHEAD and "response_format" in request:  # a JSON draft
+                llama.draft_model = _JsonLookahead(llama)
+            try:
+                stream = _llama_call(lambda: llama.create_chat_completion(stream=True, **request))
+                for chunk in _llama_iter(stream):
+                    delta = chunk["choices"][0]["delta"].get("content") or ""
+                    text += delta
+                    yield ChatResponse(
+                        message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
+                        delta=delta,
+                        raw=chunk,
+                    )
+            finally:
+                llama.draft_model = None
 
         return gen()
 

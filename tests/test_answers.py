@@ -149,6 +149,33 @@ def test_warm_up_reads_the_system_prompt_before_the_first_question(assistant: As
     assert llama.n_tokens > len(system) and SYSTEM in cached
 
 
+def test_lookahead_reads_the_json_structure_in_batches(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The proposals are read in one batch with the sampled token before them: fewer decode
+    # steps than tokens written. (Whether a near-tie flips between a batch and a single-token
+    # pass depends on the CPU's kernels; the eval splits measure the drafts, not this test.)
+    from assistant import backends
+
+    llama = assistant.backend.llm._llama
+    steps = {True: 0, False: 0}
+    drafts = {}
+    for on in (False, True):
+        monkeypatch.setattr(backends, "LOOKAHEAD", on)
+        decode = llama._ctx.decode
+
+        def counted(batch: object, decode: object = decode, on: bool = on) -> object:
+            steps[on] += 1
+            return decode(batch)  # type: ignore[operator]
+
+        monkeypatch.setattr(llama._ctx, "decode", counted)
+        drafts[on] = assistant.ask("How many civilians were killed in the Ariha market attack?")
+        monkeypatch.undo()
+    assert not drafts[True].abstained and "49" in drafts[True].text
+    assert json.loads(drafts[True].draft)["claims"]  # the proposals left valid JSON behind
+    assert steps[True] < steps[False] - 6  # the opening and the ids' prefix at least
+
+
 def test_greedy_first_sampling_writes_the_same_drafts_as_the_full_grammar_pass(
     assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
