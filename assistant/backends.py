@@ -197,8 +197,10 @@ GREEDY_FIRST = True
 # quote the model writes `", "evidence": [`, after its ids `]}]}`, token by token, each a full
 # decode step (~13 of a draft's ~39 tokens). These tokens are proposed in advance and read in
 # one batch, at prompt-reading speed; the sampler keeps each only if it would have chosen it
-# itself (llama-cpp-python's speculative decoding loop), so greedy drafts stay as they were.
+# itself (llama-cpp-python's speculative decoding loop), so the draft is the greedy one up to
+# the batch's rounding (a near tie can go the other way: README).
 LOOKAHEAD = True
+_MAX_BATCH = 24  # a longer eval is a prompt: only its last position's logits are read
 _OPENING = '{"claims": [{"statement": "'
 # (what comes next, the text it must follow): the end of a statement, of the last claim's ids,
 # of a claim before another
@@ -267,11 +269,9 @@ def _read_proposals(llama: Any) -> None:
         llama._ctx.decode(llama._batch)
         llama.input_ids[n_past : n_past + len(tokens)] = tokens
         llama.n_tokens += len(tokens)
+        llama._requires_eval = False  # the logits are a live decode's, as after the stock eval
 
     llama.eval = eval
-
-
-_MAX_BATCH = 24
 
 
 def _cpu_has_amx() -> bool:
