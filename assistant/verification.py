@@ -46,7 +46,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "swapped-figure" (a claim's figure must count what the cited text counts with it),
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
-# "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted).
+# "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted),
+# "key-citations" (a claim also cites the sentences that lack its figures, dates or names).
 ABLATED: set[str] = set()
 
 
@@ -579,6 +580,11 @@ def verify(
         # The support check reads the sentence that holds the claim's figures, dates and names:
         # a second cited sentence cannot lend it the rest of the claim.
         key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
+        # ... and only that sentence is cited: one that shares the claim's other words without
+        # its figures, dates or names does not state it (a person checking the citation reads
+        # "Amnesty accused Russia ..." for "Human Rights Watch accused Russia ...").
+        if "key-citations" not in ABLATED:
+            chosen = key
         kept.append((statement, chosen, key, _contained(claim_terms, key)))
     if not kept and judge is not None and judging and "quote" not in ABLATED:
         kept.extend(_quoted(quotable, asked, common, proper, judge, result.dropped))

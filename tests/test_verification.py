@@ -8,6 +8,7 @@ from pathlib import Path
 from assistant.schema import DraftClaim, Evidence
 from assistant.terms import Terms, numbers
 from assistant.verification import (
+    ABLATED,
     NO_RATE,
     NOT_CARRIED,
     OFF_FOCUS,
@@ -408,3 +409,32 @@ def test_the_prompts_source_labels_are_not_part_of_a_claim() -> None:
         assert [c.text for c in result.claims] == ["49 civilians were killed in Ariha."]
     for kept in ("Source 4 gave the toll as 49.", "Open source 3D printing began in 2015."):
         assert without_source_labels(kept) == kept
+
+
+def test_only_the_sentences_that_state_a_claims_names_are_cited() -> None:
+    hrw = span(
+        1,
+        "Earlier this week, Human Rights Watch accused the Russian military of using cluster "
+        "munitions – weapons which are internationally banned.",
+        "001_46bde3bbeec631bf.txt",
+    )
+    amnesty = span(
+        2,
+        "There is also evidence that they unlawfully used unguided bombs in densely populated "
+        "areas and inherently indiscriminate cluster munitions.",
+        "001_46bde3bbeec631bf.txt",
+    )
+    draft = [
+        DraftClaim(
+            statement="Human Rights Watch accused the Russian military of using cluster munitions.",
+            evidence=[1, 2],
+        )
+    ]
+    result = verify(draft, [hrw, amnesty], read)
+    assert [c.quote for c in result.citations] == [hrw.text]
+    ABLATED.add("key-citations")
+    try:
+        both = verify(draft, [hrw, amnesty], read)
+    finally:
+        ABLATED.discard("key-citations")
+    assert [c.quote for c in both.citations] == [hrw.text, amnesty.text]
