@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from assistant.arithmetic import dates_in
+from assistant.terms import words
 
 NO_WORDS = "The question has no words; type a question about your documents."
 
@@ -14,6 +15,24 @@ def question_words_error(question: str) -> str | None:
     space: "?!...", "🤔", ""), so it is refused at once instead of running the model; None for
     a question with at least one letter or digit in any script."""
     return None if re.search(r"[^\W_]", question) else NO_WORDS
+
+
+# Words the question puts in quotation marks (straight or curly), two or more of them.
+_QUOTED = re.compile(r'["“”]([^"“”]+)["“”]')
+
+
+def quoted_phrases(question: str) -> list[list[str]]:
+    """The phrases a question quotes ("Who said 'We examined this report'?"), as lower-case
+    word lists: the sentence that holds one word for word is what the question asks about."""
+    phrases = [words(m.lower()) for m in _QUOTED.findall(question)]
+    return [p for p in phrases if len(p) >= 2]
+
+
+def holds_phrase(text: str, phrase: list[str]) -> bool:
+    """Does `text` hold the words of `phrase` in a row (case, punctuation and quotation marks
+    aside)?"""
+    found, n = words(text.lower()), len(phrase)
+    return any(found[i : i + n] == phrase for i in range(len(found) - n + 1))
 
 
 # -- follow-ups: a question that leans on the earlier turn ---------------------------------------

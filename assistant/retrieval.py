@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from assistant.embedding import Encoder
 from assistant.index import IndexStore, Manifest, node_to_passage
+from assistant.questions import holds_phrase, quoted_phrases
 from assistant.schema import Passage
 
 RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
@@ -53,6 +54,16 @@ class HybridRetriever:
             if (h.score or 0) > 0 and h.node.node_id in self.live
         ]
 
+    def quoting(self, question: str, k: int) -> list[Passage]:
+        """Passages that hold a phrase the question quotes word for word ("Who told a briefing
+        'We examined this report'?"), found by a keyword search for the phrase alone."""
+        found: dict[str, Passage] = {}
+        for phrase in quoted_phrases(question):
+            for passage in self.keyword(" ".join(phrase), k):
+                if holds_phrase(passage.text, phrase):
+                    found.setdefault(passage.id, passage)
+        return list(found.values())
+
     def retrieve(
         self, question: str, k: int, timings: dict[str, float] | None = None
     ) -> list[Ranked]:
@@ -61,8 +72,11 @@ class HybridRetriever:
         dense = self.dense(question, fetch)
         t1 = time.perf_counter()
         keyword = self.keyword(question, fetch)
+        quoting = self.quoting(question, fetch)
         t2 = time.perf_counter()
-        fused = fuse({"dense": dense, "bm25": keyword})[:k]
+        fused = fuse({"dense": dense, "bm25": keyword, "quote": quoting})
+        # A quoted phrase is the surest pointer a question gives: the passages holding it first.
+        fused = sorted(fused, key=lambda r: "quote" not in r.sources)[:k]
         if timings is not None:
             timings.update(dense_s=t1 - t0, bm25_s=t2 - t1, fuse_s=time.perf_counter() - t2)
         return fused

@@ -207,3 +207,14 @@ def test_index_folder_from_settings_is_used(settings: Settings, corpus: Path) ->
     shutil.rmtree(settings.index_dir)
     with pytest.raises(IndexMismatchError, match="assistant ingest"):
         Assistant(settings, encoder=FakeEncoder()).retriever()
+
+
+def test_a_passage_holding_a_quoted_phrase_is_retrieved_first(
+    settings: Settings, corpus: Path
+) -> None:
+    assistant = Assistant(settings, encoder=FakeEncoder())
+    assistant.ingest(corpus)
+    question = 'Who told a briefing "We examined this report"?'
+    hits = assistant.retriever().retrieve(question, 3)
+    assert "We examined this report" in hits[0].passage.text
+    assert hits[0].sources["quote"] == 1

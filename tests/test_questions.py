@@ -8,8 +8,10 @@ import pytest
 from assistant.questions import (
     date_parts,
     faithful,
+    holds_phrase,
     leans_on_context,
     parts,
+    quoted_phrases,
     referent,
     standalone,
 )
@@ -199,3 +201,16 @@ def test_a_question_for_the_days_between_two_events_asks_for_their_dates(
 ) -> None:
     assert date_parts(question) == expected
     assert parts(question) == (expected or [question])
+
+
+def test_quoted_phrases_are_found_word_for_word() -> None:
+    question = 'Who told a briefing "We examined this report"?'
+    (phrase,) = quoted_phrases(question)
+    assert phrase == ["we", "examined", "this", "report"]
+    assert holds_phrase("“We examined this report”, defence ministry spokesman said.", phrase)
+    assert not holds_phrase("A Kremlin statement said it will examine the report.", phrase)
+    assert quoted_phrases("Who said it was “in strict conformity” with the law?") == [
+        ["in", "strict", "conformity"]
+    ]
+    assert quoted_phrases('Which report called it "fake"?') == []  # one word points nowhere
+    assert quoted_phrases("How many civilians were killed?") == []
