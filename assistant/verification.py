@@ -47,7 +47,9 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
 # "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted),
-# "key-citations" (a claim also cites the sentences that lack its figures, dates or names).
+# "key-citations" (a claim also cites the sentences that lack its figures, dates or names),
+# "yes-no-quote" (a yes/no answer that only restates the question is shown without the
+# sentence that answers it).
 ABLATED: set[str] = set()
 
 
@@ -438,6 +440,7 @@ _PEOPLE_STEMS = frozenset(
 _WANTS_NUMBER = re.compile(
     r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number)\b", re.I
 )
+_YES_OR_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:]?\s*", re.I)  # the answer's own "Yes, ..."
 _YES_NO = re.compile(
     r"\s*(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should)\b", re.I
 )
@@ -616,17 +619,32 @@ def verify(
         return numbering[key]
 
     grounded: list[tuple[Terms, list[_Span]]] = []
-    for (statement, chosen, _, _), score in zip(kept, scores, strict=True):
+    said: list[str] = []  # what each claim states, without a sentence shown with it
+    for (statement, chosen, key, _), score in zip(kept, scores, strict=True):
         if score is not None and score < SUPPORT_THRESHOLD:
             result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
             continue
         numbers = sorted({cite(span) for span in chosen})
-        result.claims.append(Claim(text=statement, citations=numbers, support=score))
-        grounded.append((Terms.of(statement, proper), chosen))
+        terms = Terms.of(statement, proper)
+        shown = statement
+        if (
+            asked.yes_no
+            and asked.terms is not None
+            and not _adds_to(Terms.of(_YES_OR_NO.sub("", statement), proper), asked.terms)
+            and "yes-no-quote" not in ABLATED
+        ):
+            # "Yes, Russia questioned the photos." only says yes: the sentence that answers it
+            # is shown with it, in its own words ("Moscow doubts the authenticity ...").
+            sentence = " ".join(key[0].evidence.text.split())
+            shown = f"{statement.rstrip('.')}: “{sentence}”"
+        result.claims.append(Claim(text=shown, citations=numbers, support=score))
+        grounded.append((terms, chosen))
+        said.append(statement)
     for span in _other_accounts(grounded, list(spans.values())):
         text = " ".join(span.evidence.text.split())
         result.claims.append(Claim(text=f"Another source says: {text}", citations=[cite(span)]))
-    result.conflict = _conflicting(result)
+        said.append(text)
+    result.conflict = _conflicting(result, said)
     return result
 
 
@@ -771,12 +789,12 @@ def _find_support(claim: Terms, spans: dict[int, _Span]) -> list[_Span] | None:
     return None
 
 
-def _conflicting(result: Verified) -> bool:
+def _conflicting(result: Verified, said: Sequence[str]) -> bool:
     """Two claims that state different figures from different files: the sources disagree."""
     facts = []
-    for claim in result.claims:
+    for claim, statement in zip(result.claims, said, strict=True):
         files = {result.citations[n - 1].file for n in claim.citations}
-        numbers = Terms.of(claim.text).numbers
+        numbers = Terms.of(statement).numbers
         if numbers:
             facts.append((files, numbers))
     return any(

@@ -438,3 +438,24 @@ def test_only_the_sentences_that_state_a_claims_names_are_cited() -> None:
     finally:
         ABLATED.discard("key-citations")
     assert [c.quote for c in both.citations] == [hrw.text, amnesty.text]
+
+
+def test_a_yes_that_only_restates_the_question_is_shown_with_the_sentence_it_cites() -> None:
+    photos = span(
+        1,
+        "Furthermore Moscow doubts the authenticity of the aerial photos used by Amnesty "
+        "International and called upon the NGO to at least name the sources of the information "
+        "it had used in the report.",
+        "004_c6e3ee249902ad28.txt",
+    )
+    question = "Did Moscow doubt the aerial photos Amnesty used?"
+    restated = DraftClaim(
+        statement="Yes, Moscow doubted the aerial photos Amnesty used.", evidence=[1]
+    )
+    judge = _judge_saying(2.0)
+    (claim,) = verify([restated], [photos], read, question=question, judge=judge).claims
+    assert claim.text == f"Yes, Moscow doubted the aerial photos Amnesty used: “{photos.text}”"
+    # an answer that says more than the question keeps its own words only
+    more = DraftClaim(statement="Yes, Moscow doubts the authenticity of the photos.", evidence=[1])
+    (claim,) = verify([more], [photos], read, question=question, judge=judge).claims
+    assert claim.text == more.statement
