@@ -438,7 +438,9 @@ _PEOPLE_STEMS = frozenset(
 
 
 _WANTS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number)\b", re.I
+    r"\b(?:how (?:many|much)|wh(?:at|ich) (?:(?:is|was) the )?number"
+    r"|what (?:percentage|percent|share|proportion|fraction))\b",
+    re.I,
 )
 _YES_OR_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:]?\s*", re.I)  # the answer's own "Yes, ..."
 _YES_NO = re.compile(

@@ -213,6 +213,8 @@ def test_a_how_many_question_needs_a_figure_of_what_it_counts() -> None:
     assert verify([no_figure], EVIDENCE, read, question="How many civilians died?").abstained
     people = DraftClaim(statement="49 civilians were killed in Ariha.", evidence=[1])
     assert not verify([people], EVIDENCE, read, question="How many people died in Ariha?").abstained
+    share = "What share of the people killed in Russian air strikes were civilians?"
+    assert verify([no_figure], EVIDENCE, read, question=share).abstained
 
 
 def test_capitals_at_a_sentence_start_are_not_names_but_initials_may_stand_for_one() -> None:
