@@ -442,7 +442,7 @@ _WANTS_NUMBER = re.compile(
     r"|what (?:percentage|percent|share|proportion|fraction))\b",
     re.I,
 )
-_YES_OR_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:]?\s*", re.I)  # the answer's own "Yes, ..."
+_ANSWER_PARTICLE = re.compile(r"^\s*(?:yes|no)\b[,.;:]?\s*", re.I)  # the answer's own "Yes, ..."
 _YES_NO = re.compile(
     r"\s*(?:is|are|was|were|did|do|does|has|have|had|can|could|will|would|should)\b", re.I
 )
@@ -622,7 +622,7 @@ def verify(
 
     grounded: list[tuple[Terms, list[_Span]]] = []
     said: list[str] = []  # what each claim states, without a sentence shown with it
-    for (statement, chosen, key, _), score in zip(kept, scores, strict=True):
+    for (statement, chosen, holding, _), score in zip(kept, scores, strict=True):
         if score is not None and score < SUPPORT_THRESHOLD:
             result.dropped.append(DroppedClaim(text=statement, reason=JUDGED, support=score))
             continue
@@ -632,12 +632,12 @@ def verify(
         if (
             asked.yes_no
             and asked.terms is not None
-            and not _adds_to(Terms.of(_YES_OR_NO.sub("", statement), proper), asked.terms)
+            and not _adds_to(Terms.of(_ANSWER_PARTICLE.sub("", statement), proper), asked.terms)
             and "yes-no-quote" not in ABLATED
         ):
             # "Yes, Russia questioned the photos." only says yes: the sentence that answers it
             # is shown with it, in its own words ("Moscow doubts the authenticity ...").
-            sentence = " ".join(key[0].evidence.text.split())
+            sentence = " ".join(holding[0].evidence.text.split())
             shown = f"{statement.rstrip('.')}: “{sentence}”"
         result.claims.append(Claim(text=shown, citations=numbers, support=score))
         grounded.append((terms, chosen))
