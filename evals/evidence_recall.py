@@ -1,7 +1,6 @@
 """Retrieval and evidence recall of each split without the model, in seconds.
 
     .venv/bin/python evals/evidence_recall.py [--split dev] [--tokens 200] [--sentences N]
-                                              [--plain-words]
 
 Does a labelled support span reach the retrieved passages, and the evidence sentences the model
 would be shown? The same retrieval and evidence selection as an answer, no generation. For the
@@ -18,7 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant import Assistant  # noqa: E402
-from assistant import evidence as evidence_stage  # noqa: E402
 from assistant.evaluation import find_quote, load_cases  # noqa: E402
 from assistant.evidence import select_evidence  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -34,11 +32,7 @@ def main() -> None:
     parser.add_argument("--split", action="append", choices=list(SPLITS))
     parser.add_argument("--tokens", type=int, default=None, help="evidence token budget")
     parser.add_argument("--sentences", type=int, default=None, help="evidence sentence limit")
-    parser.add_argument(
-        "--plain-words", action="store_true", help="every question word weighs the same"
-    )
     args = parser.parse_args()
-    evidence_stage.PLAIN_WORDS = args.plain_words
     assistants: dict[str, Assistant] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.split or list(SPLITS):
