@@ -26,7 +26,8 @@ from assistant.questions import name_phrases
 from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, months, names, numbers, similar_word, stems, words
 
-MIN_CONTENT_OVERLAP = 0.5
+MIN_CONTENT_OVERLAP = 0.5  # how much of a claim its cited spans together must hold
+CITE_OVERLAP = 0.3  # how much of a claim a sentence must share to be cited beside another
 OTHER_ACCOUNT_OVERLAP = 0.75  # how much of a claim another file's sentence must share to rival it
 # The support check's log-odds of "yes" under which a claim is dropped. Calibrated on the dev
 # split's claims: the wrong ones scored -0.4 and 0.3, the lowest right one 0.7 (a required
@@ -394,7 +395,7 @@ def _supports(claim: Terms, span: _Span) -> bool:
     its words? Spans that only share common words ("Russia", "Syria") are not cited."""
     if not (claim.numbers <= span.terms.numbers and claim.months <= span.terms.months):
         return False
-    return not claim.stems or len(claim.stems & span.terms.stems) / len(claim.stems) >= 0.3
+    return not claim.stems or len(claim.stems & span.terms.stems) / len(claim.stems) >= CITE_OVERLAP
 
 
 def _holds_key_terms(claim: Terms, span: _Span) -> bool:
