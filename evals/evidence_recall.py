@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant import Assistant  # noqa: E402
+from assistant import Assistant, retrieval  # noqa: E402
 from assistant.evaluation import find_quote, load_cases  # noqa: E402
 from assistant.evidence import select_evidence  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -32,7 +32,13 @@ def main() -> None:
     parser.add_argument("--split", action="append", choices=list(SPLITS))
     parser.add_argument("--tokens", type=int, default=None, help="evidence token budget")
     parser.add_argument("--sentences", type=int, default=None, help="evidence sentence limit")
+    parser.add_argument(
+        "--no-top-hits",
+        action="store_true",
+        help="plain fusion: no retriever's best passage kept (retrieval.KEEP_TOP_HITS)",
+    )
     args = parser.parse_args()
+    retrieval.KEEP_TOP_HITS = not args.no_top_hits
     assistants: dict[str, Assistant] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.split or list(SPLITS):
