@@ -40,7 +40,7 @@ def holds_phrase(text: str, phrase: list[str]) -> bool:
 MARKER = re.compile(r"\s*\[\d+\]")  # citation markers such as "[1]" in an earlier answer
 # A run of capitalised words, with the small words names keep inside ("Syrian Observatory for
 # Human Rights", "Mohammed Qurabi al-Ghazal").
-_NAME = re.compile(
+NAME = re.compile(
     r"(?:[A-Z][\w’'-]*|al-[A-Z][\w’'-]*)"
     r"(?:\s+(?:(?:of|for|and|the|al|de|von)\s+)?(?:[A-Z][\w’'-]*|al-[A-Z][\w’'-]*))*"
 )
@@ -91,7 +91,7 @@ _WHO_ELSE = re.compile(r"\bwho\s+else\b", re.I)
 def name_phrases(text: str) -> list[str]:
     """Name phrases of `text` in order, without a question word that opens a sentence."""
     found = []
-    for match in _NAME.finditer(text):
+    for match in NAME.finditer(text):
         parts = match.group().split()
         while parts and parts[0].lower() in _QUESTION_WORDS:
             parts = parts[1:]

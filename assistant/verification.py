@@ -22,7 +22,7 @@ from itertools import combinations
 from assistant.arithmetic import asks_for_days, day_difference
 from assistant.chunking import sentence_spans
 from assistant.instructions import is_instruction
-from assistant.questions import name_phrases
+from assistant.questions import NAME, name_phrases
 from assistant.schema import Citation, Claim, DraftClaim, DroppedClaim, Evidence
 from assistant.terms import Terms, acronyms, months, names, numbers, similar_word, stems, words
 
@@ -50,7 +50,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted),
 # "key-citations" (a claim also cites the sentences that lack its figures, dates or names),
 # "yes-no-quote" (a yes/no answer that only restates the question is shown without the
-# sentence that answers it).
+# sentence that answers it), "speaker" (an answer to "who said ...?" that leaves out who the
+# cited sentence says spoke is shown without that sentence).
 ABLATED: set[str] = set()
 
 
@@ -188,8 +189,7 @@ def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
         return False
     if not any(_holds_key_terms(claim, span) for span in spans):
         return False
-    span_stems = set().union(*(s.terms.stems for s in spans))
-    if claim.stems and len(claim.stems & span_stems) / len(claim.stems) < MIN_CONTENT_OVERLAP:
+    if _word_share(claim, set().union(*(s.terms.stems for s in spans))) < MIN_CONTENT_OVERLAP:
         return False
     for span in spans:
         shared = (span.terms.numbers & claim.numbers) | (span.terms.stems & claim.stems)
@@ -390,22 +390,34 @@ def _stem_in(term: str, pool: set[str]) -> bool:
     return any(similar_word(term, w) for w in pool)
 
 
-def _supports(claim: Terms, span: _Span) -> bool:
+# What a span holds of a claim, the two measures every claim-against-span rule (`carries`,
+# `_worth_citing`, `_holds_key_terms`, `_contained`, `_other_accounts`) is built from; their
+# thresholds are named at the top of this module.
+
+
+def _word_share(claim: Terms, stems: Collection[str]) -> float:
+    """The share of the claim's content words among `stems` (1.0 for a claim without any)."""
+    return len(claim.stems & set(stems)) / len(claim.stems) if claim.stems else 1.0
+
+
+def _holds_figures(claim: Terms, terms: Terms) -> bool:
+    """Every figure and date of the claim."""
+    return claim.numbers <= terms.numbers and claim.months <= terms.months
+
+
+def _worth_citing(claim: Terms, span: _Span) -> bool:
     """Is this span worth citing on its own: the claim's figures and dates, and a good part of
-    its words? Spans that only share common words ("Russia", "Syria") are not cited."""
-    if not (claim.numbers <= span.terms.numbers and claim.months <= span.terms.months):
-        return False
-    return not claim.stems or len(claim.stems & span.terms.stems) / len(claim.stems) >= CITE_OVERLAP
+    its words (CITE_OVERLAP)? Spans that only share common words ("Russia", "Syria") are not."""
+    share = _word_share(claim, span.terms.stems)
+    return _holds_figures(claim, span.terms) and share >= CITE_OVERLAP
 
 
 def _holds_key_terms(claim: Terms, span: _Span) -> bool:
-    return (
-        claim.numbers <= span.terms.numbers
-        and claim.months <= span.terms.months
-        and all(
-            name in span.acronyms or any(similar_word(name, w) for w in span.name_words)
-            for name in claim.names
-        )
+    """Every figure, date and name of the claim (names from the span or the text it leans on):
+    the sentence a claim's facts come from, which the support check reads."""
+    return _holds_figures(claim, span.terms) and all(
+        name in span.acronyms or any(similar_word(name, w) for w in span.name_words)
+        for name in claim.names
     )
 
 
@@ -455,6 +467,10 @@ _WANTS_NAME = re.compile(
 )
 
 
+_WHO = re.compile(r"^\W*who\b", re.I)
+_WHO_IS = re.compile(r"^\W*who\s+(?:is|was|are|were)\s+[A-Z]")  # "Who is Philip Luther?"
+
+
 @dataclass(frozen=True)
 class Asked:
     """What the question asks for, as far as verification can tell."""
@@ -467,6 +483,7 @@ class Asked:
     names: frozenset[str] = frozenset()  # the names the question itself uses
     terms: Terms | None = None  # all its terms, for "does the claim add anything?"
     yes_no: bool = False  # "Did Russia ...?": repeating the question is an answer
+    wants_speaker: bool = False  # "Who said ...?", "Who accused ...?": a person's name
     name_parts: tuple[frozenset[str], ...] = ()  # the stems of each name phrase it uses
 
     @classmethod
@@ -480,6 +497,7 @@ class Asked:
             frozenset(names(question, proper=())),
             Terms.of(question) if question.strip() else None,
             bool(_YES_NO.match(question)),
+            bool(_WHO.match(question) and not _WHO_IS.match(question)),
             tuple(frozenset(stems(p)) for p in name_phrases(question) if len(p.split()) > 1),
         )
 
@@ -582,7 +600,7 @@ def verify(
             elif reason == OTHER_COUNT and "quote-count" not in ABLATED:
                 quotable.append((statement, claim_terms, chosen))
             continue
-        chosen = [s for s in chosen if _supports(claim_terms, s)] or chosen
+        chosen = [s for s in chosen if _worth_citing(claim_terms, s)] or chosen
         # The support check reads the sentence that holds the claim's figures, dates and names:
         # a second cited sentence cannot lend it the rest of the claim.
         key = [s for s in chosen if _holds_key_terms(claim_terms, s)] or chosen
@@ -638,8 +656,14 @@ def verify(
         ):
             # "Yes, Russia questioned the photos." only says yes: the sentence that answers it
             # is shown with it, in its own words ("Moscow doubts the authenticity ...").
-            sentence = " ".join(holding[0].evidence.text.split())
-            shown = f"{statement.rstrip('.')}: “{sentence}”"
+            shown = _with_sentence(statement, holding[0])
+        elif asked.wants_speaker and "speaker" not in ABLATED:
+            # "Amnesty accused Russia ..." for "Who accused ...?", citing "Kristyan Benedict,
+            # Amnesty International UK's Syria campaign manager, said: ...": the sentence that
+            # names who spoke is shown with it.
+            unnamed = [s for s in holding if _unnamed_speakers(s.evidence.text, statement)]
+            if unnamed:
+                shown = _with_sentence(statement, unnamed[0])
         result.claims.append(Claim(text=shown, citations=numbers, support=score))
         grounded.append((terms, chosen))
         said.append(statement)
@@ -649,6 +673,14 @@ def verify(
         said.append(text)
     result.conflict = _conflicting(result, said)
     return result
+
+
+def _with_sentence(statement: str, span: _Span) -> str:
+    """The statement followed by the sentence it cites, in quotation marks unless the sentence
+    opens with its own."""
+    sentence = " ".join(span.evidence.text.split())
+    quoted = sentence if sentence[:1] in "“\"‘'" else f"“{sentence}”"
+    return f"{statement.rstrip('.')}: {quoted}"
 
 
 def _judged_on_topic(
@@ -681,7 +713,7 @@ def _other_accounts(
                 continue
             if span.terms.numbers & claim.numbers:
                 continue
-            shared = len(claim.stems & span.terms.stems) / len(claim.stems)
+            shared = _word_share(claim, span.terms.stems)
             named = all(any(similar_word(n, w) for w in span.name_words) for n in claim.names)
             if named and shared >= OTHER_ACCOUNT_OVERLAP:
                 found.append(span)
@@ -729,10 +761,7 @@ def _contained(claim: Terms, spans: Sequence[_Span]) -> bool:
     """Does one cited sentence hold every word, figure and name of the claim? Then the claim
     says no more than it does and the support check is not asked (it costs a forward pass)."""
     return any(
-        claim.stems <= s.terms.stems
-        and claim.numbers <= s.terms.numbers
-        and claim.months <= s.terms.months
-        and claim.names <= s.words
+        claim.stems <= s.terms.stems and _holds_figures(claim, s.terms) and claim.names <= s.words
         for s in spans
     )
 
@@ -755,6 +784,24 @@ def _judged_text(chosen: Sequence[_Span], claim: Terms) -> str:
                 seen |= _word_set(sentence)
                 break
     return " ".join(" ".join(p.split()) for p in parts if p)
+
+
+_SPEECH = r"(?:said|says|told|tells|warned|added|wrote|stated|declared)"
+_SPOKEN_BY = re.compile(rf"\b{_SPEECH}[,:]?\s+(?:the\s+)?({NAME.pattern})")  # ", said Luther."
+# "Kristyan Benedict, Amnesty International UK's Syria campaign manager, said"
+_SPEAKS = re.compile(rf"({NAME.pattern})(?:,[^,“”\"]{{1,80}},)?\s+{_SPEECH}\b")
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+def _unnamed_speakers(sentence: str, statement: str) -> set[str]:
+    """The name words of whoever the sentence says spoke ("..., said Amnesty's Luther": amnesty's,
+    luther) that the statement does not give, in any spelling."""
+    said = _word_set(statement)
+    found: set[str] = set()
+    for pattern in (_SPOKEN_BY, _SPEAKS):
+        for match in pattern.finditer(sentence):
+            found |= names(match.group(1)) - _WEEKDAYS
+    return {name for name in found if not any(similar_word(name, w) for w in said)}
 
 
 def _lends(sentence: str, name: str, claim: Terms) -> bool:

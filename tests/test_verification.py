@@ -461,3 +461,53 @@ def test_a_yes_that_only_restates_the_question_is_shown_with_the_sentence_it_cit
     more = DraftClaim(statement="Yes, Moscow doubts the authenticity of the photos.", evidence=[1])
     (claim,) = verify([more], [photos], read, question=question, judge=judge).claims
     assert claim.text == more.statement
+
+
+def test_an_answer_to_who_said_shows_the_sentence_naming_the_speaker_it_leaves_out() -> None:
+    quote = span(
+        1,
+        "Kristyan Benedict, Amnesty International UK’s Syria campaign manager, said: “It "
+        "increasingly looks as if Russian Federation is trying to obscure the deadly truth "
+        "over its Syrian bombing campaign”.",
+        "004_c6e3ee249902ad28.txt",
+    )
+    question = "Who accused Russia of hiding the deadly truth about its bombing?"
+    judge = _judge_saying(2.0)
+    organisation = DraftClaim(
+        statement="Amnesty International accused Russia of hiding the deadly truth.", evidence=[1]
+    )
+    (claim,) = verify([organisation], [quote], read, question=question, judge=judge).claims
+    assert claim.text == f"{organisation.statement[:-1]}: “{quote.text}”"
+    # the speaker named: the statement alone
+    person = DraftClaim(
+        statement="Kristyan Benedict accused Russia of obscuring the deadly truth.", evidence=[1]
+    )
+    (claim,) = verify([person], [quote], read, question=question, judge=judge).claims
+    assert claim.text == person.statement
+    # not asked who: the statement alone
+    what = "What did Amnesty accuse Russia of hiding?"
+    (claim,) = verify([organisation], [quote], read, question=what, judge=judge).claims
+    assert claim.text == organisation.statement
+    ABLATED.add("speaker")
+    try:
+        (claim,) = verify([organisation], [quote], read, question=question, judge=judge).claims
+    finally:
+        ABLATED.discard("speaker")
+    assert claim.text == organisation.statement
+
+
+def test_a_sentence_opening_with_a_quotation_mark_is_not_quoted_twice() -> None:
+    luther = span(
+        1,
+        "“Russia’s Ministry of Defense must be more transparent and disclose targets of their "
+        "attacks in order to facilitate assessment of whether they are complying with their "
+        "obligations under global humanitarian law”, said Amnesty’s Luther.",
+        "004_c6e3ee249902ad28.txt",
+    )
+    draft = DraftClaim(
+        statement="Amnesty said Russia's Ministry of Defense must be more transparent.",
+        evidence=[1],
+    )
+    question = "Who said Russia's defence ministry must be more transparent?"
+    (claim,) = verify([draft], [luther], read, question=question, judge=_judge_saying(2.0)).claims
+    assert claim.text == f"{draft.statement[:-1]}: {luther.text}"
