@@ -434,7 +434,8 @@ def counted_noun(question: str) -> frozenset[str]:
             return frozenset()  # answered by two dates as well as by a duration
         if word in _PEOPLE:
             return _PEOPLE_STEMS
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        plural = len(word) > 3 and word.endswith("s") and not word.endswith("ss")
+        if plural or word in _IRREGULAR_PLURALS:
             return frozenset(stems(word))
     return frozenset()
 
@@ -442,6 +443,7 @@ def counted_noun(question: str) -> frozenset[str]:
 # Counting "people" is answered by a count of civilians, victims, ...
 _PEOPLE = {"people", "persons", "individuals"}
 _TIME_UNITS = {"days", "weeks", "months", "years", "hours"}
+_IRREGULAR_PLURALS = {"children", "men", "women"}  # "How many children ...?" counts children
 _GENERIC_PEOPLE = frozenset(
     stems("people persons individuals deaths dead casualties victims lives")
 )

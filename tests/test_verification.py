@@ -213,6 +213,9 @@ def test_a_how_many_question_needs_a_figure_of_what_it_counts() -> None:
     assert verify([no_figure], EVIDENCE, read, question="How many civilians died?").abstained
     people = DraftClaim(statement="49 civilians were killed in Ariha.", evidence=[1])
     assert not verify([people], EVIDENCE, read, question="How many people died in Ariha?").abstained
+    # an irregular plural counts as much as a regular one: civilians are not children
+    children = "How many children were killed in the Ariha market attack?"
+    assert verify([people], EVIDENCE, read, question=children).abstained
     share = "What share of the people killed in Russian air strikes were civilians?"
     assert verify([no_figure], EVIDENCE, read, question=share).abstained
 
