@@ -803,7 +803,7 @@ def _unnamed_speakers(sentence: str, statement: str) -> set[str]:
     for pattern in (_SPOKEN_BY, _SPEAKS):
         for match in pattern.finditer(sentence):
             found |= names(match.group(1)) - _WEEKDAYS
-    return {name for name in found if not any(similar_word(name, w) for w in said)}
+    return {name for name in found if not _stem_in(name, said)}
 
 
 def _lends(sentence: str, name: str, claim: Terms) -> bool:
