@@ -49,6 +49,9 @@ _QUESTION_WORDS = frozenset(
     "who whom whose what which when where why how is are was were did do does has have had can "
     "could will would should and but or so according the a an it its they their he she his her "
     "this that these those there yes no in on at of for to".split()
+    # prepositions that open an elliptical follow-up ("Against whom?", "Since when?")
+    + "about after against among as before between by during from into since until with "
+    "without".split()
 )
 # A question asking who or which body did something ("Who said ...?", "Which organisation
 # accused ...?"): its answer, not its own words, names what a follow-up refers to.

@@ -51,7 +51,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "key-citations" (a claim also cites the sentences that lack its figures, dates or names),
 # "yes-no-quote" (a yes/no answer that only restates the question is shown without the
 # sentence that answers it), "speaker" (an answer to "who said ...?" that leaves out who the
-# cited sentence says spoke is shown without that sentence).
+# cited sentence says spoke is shown without that sentence), "answer-words" (the plain words a
+# claim adds to a question that is not yes/no need not be in the cited text).
 ABLATED: set[str] = set()
 
 
@@ -216,6 +217,7 @@ SWAPPED_FIGURE = (
 )
 OTHER_COUNT = "the cited text counts what the question counts with a figure the claim does not give"
 JUDGED = "the model, asked whether the cited text states it, said no"
+ANSWER_UNGROUNDED = "what it adds to the question is not in the cited text"
 YES_NO_UNGROUNDED = "a yes/no answer whose words from the question are not in the cited text"
 
 
@@ -233,6 +235,20 @@ def _off_the_question(
     around its spans must touch at least one distinctive word of the question."""
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
         return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
+    if asked.terms is not None and not asked.yes_no and "answer-words" not in ABLATED:
+        # What the claim adds to the question is its answer (a yes/no answer restates it
+        # instead): "Katz is a journalist" for "What is Katz's job?", citing "..., Katz said",
+        # adds one word, which the cited text lacks. Figures, dates and names are checked
+        # already; this is for the plain words.
+        added = {w for w in claim.stems if not _stem_in(w, set(asked.terms.stems))}
+        adds_key = (
+            claim.numbers - asked.terms.numbers
+            or claim.months - asked.terms.months
+            or any(not _stem_in(n, set(asked.terms.names)) for n in claim.names)
+        )
+        cited = set().union(*(s.terms.stems for s in spans))
+        if added and not adds_key and not any(_stem_in(w, cited) for w in added):
+            return ANSWER_UNGROUNDED
     if asked.yes_no and asked.terms is not None and not judged and "yes-no" not in ABLATED:
         # "Yes, the harbour is closed." restates the question: what it restates must be cited,
         # or any sentence about the harbour would ground it. The support check judges this

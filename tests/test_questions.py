@@ -147,6 +147,8 @@ def test_a_compound_question_is_cut_into_questions(
         ("What about Human Rights Watch?", True),
         ("Where is the organisation based?", True),  # names nothing
         ("Why?", True),
+        ("Against whom?", True),  # an opening preposition is not a name
+        ("Since when?", True),
         ("What did Philip Luther say about the attacks?", False),
         ("Which armed group controlled the area in Ariha?", False),
     ],

@@ -9,6 +9,7 @@ from assistant.schema import DraftClaim, Evidence
 from assistant.terms import Terms, numbers
 from assistant.verification import (
     ABLATED,
+    ANSWER_UNGROUNDED,
     NO_RATE,
     NOT_CARRIED,
     OFF_FOCUS,
@@ -254,6 +255,30 @@ def test_a_claim_that_only_repeats_the_question_answers_nothing() -> None:
     assert not verify(
         [yes], EVIDENCE, read, question="Did a Russian warplane fire missiles?"
     ).abstained
+
+
+def test_what_a_claim_adds_to_the_question_must_be_in_the_cited_text() -> None:
+    katz = span(
+        5,
+        "“If they are behind it or if they are even perceived to be behind it, then I think that "
+        "other parties are going to question the seriousness of Russia’s commitment to the "
+        "United Nations process”, Katz said.",
+        "001_46bde3bbeec631bf.txt",
+    )
+    question = "What is Katz’s job?"
+    guess = DraftClaim(statement="Katz is a journalist.", evidence=[5])
+    # the support check passed it (the model's yes/no is lenient): this rule is lexical
+    result = verify([guess], [katz], read, question=question, judge=_judge_saying(2.0))
+    assert result.abstained and result.dropped[0].reason == ANSWER_UNGROUNDED
+    said = DraftClaim(
+        statement="Katz said other parties are going to question Russia’s commitment.",
+        evidence=[5],
+    )
+    question = "What did Katz say about Russia’s commitment?"
+    assert not verify([said], [katz], read, question=question).abstained
+    # a yes/no answer restates its question: what it adds is not its answer
+    yes = DraftClaim(statement="Yes, Katz questioned Russia’s commitment.", evidence=[5])
+    assert not verify([yes], [katz], read, question="Did Katz doubt Russia?").abstained
 
 
 def _judge_saying(score: float) -> Judge:
