@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from assistant.embedding import Encoder, make_encoder
+from assistant.embedding import Encoder, RememberingEncoder, make_encoder
 from assistant.errors import AssistantError, DocumentUnavailableError
 from assistant.index import IndexStore, Manifest
 from assistant.ingest import Progress, ProgressLine, ingest, pending_changes
@@ -72,6 +72,7 @@ class Assistant:
         self.settings = settings or load_settings(**overrides)
         self.store = IndexStore(self.settings)
         self._encoder = encoder
+        self._sentence_encoder: Encoder | None = None
         self._backend = backend
         self._retriever: tuple[float, HybridRetriever] | None = None
         self._documents: dict[str, tuple[int, Document]] = {}
@@ -84,6 +85,13 @@ class Assistant:
         if self._encoder is None:
             self._encoder = make_encoder(self.settings)
         return self._encoder
+
+    @property
+    def sentence_encoder(self) -> Encoder:
+        """The encoder for evidence selection, which embeds the same sentences again and again."""
+        if self._sentence_encoder is None:
+            self._sentence_encoder = RememberingEncoder(self.encoder)
+        return self._sentence_encoder
 
     @property
     def backend(self) -> Backend:
@@ -406,7 +414,7 @@ class Assistant:
         evidence = select_evidence(
             select_by,
             ranked,
-            self.encoder,
+            self.sentence_encoder,
             self.settings.evidence_sentences,
             self.settings.evidence_tokens,
         )

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import Assistant, IngestReport
 from assistant.errors import IndexMismatchError
 from assistant.index import IndexStore
 from assistant.settings import Settings
-from tests.support import FakeEncoder
+from tests.support import SEEDS, FakeEncoder
 
-SEED_NAMES = sorted(p.name for p in (Path(__file__).parent.parent / "seeds").iterdir())
+SEED_NAMES = sorted(p.name for p in SEEDS.iterdir())
 
 
 def test_ingest_then_unchanged_rerun_embeds_nothing(settings: Settings, corpus: Path) -> None:
@@ -218,3 +220,32 @@ def test_a_passage_holding_a_quoted_phrase_is_retrieved_first(
     hits = assistant.retriever().retrieve(question, 3)
     assert "We examined this report" in hits[0].passage.text
     assert hits[0].sources["quote"] == 1
+
+
+def test_a_remembered_sentence_vector_is_the_one_the_encoder_gives(settings: Settings) -> None:
+    from assistant.embedding import MiniLMEncoder, RememberingEncoder
+
+    minilm = MiniLMEncoder(settings)
+    texts = [line for p in sorted(SEEDS.iterdir()) for line in p.read_text().splitlines() if line]
+    together = minilm.embed(texts)
+    # MiniLM's vector of a text does not depend on the batch it is in (padding is masked out)
+    assert (np.stack([minilm.embed([t])[0] for t in texts[:12]]) == together[:12]).all()
+    embedded: list[str] = []
+
+    class Counting:
+        id = minilm.id
+
+        def embed(self, batch: Sequence[str]) -> np.ndarray:
+            embedded.extend(batch)
+            return minilm.embed(batch)
+
+        def count_tokens(self, batch: Sequence[str]) -> list[int]:
+            return minilm.count_tokens(batch)
+
+    remembering = RememberingEncoder(Counting(), size=len(texts))
+    assert (remembering.embed(texts[:10]) == together[:10]).all()
+    assert (remembering.embed(texts) == together).all()
+    assert embedded == list(dict.fromkeys(texts))  # each text embedded once
+    small = RememberingEncoder(Counting(), size=3)
+    small.embed(texts[:5])
+    assert (small.embed(texts[:1]) == together[:1]).all()  # forgotten, embedded again
