@@ -15,6 +15,8 @@ from assistant.retrieval import Ranked
 from assistant.schema import Evidence
 from assistant.terms import stems
 
+# Mechanisms that can be switched off to measure them: "colon-units" (see _units).
+ABLATED: set[str] = set()
 MIN_WORDS = 4  # "Photo:" or "-" carry nothing
 # A sentence's score: its meaning's similarity to the question, plus these weights times the
 # share of the question's words it holds and its passage's fused rank (1 / (rank + 2)). Tuned by
@@ -29,7 +31,7 @@ def select_evidence(
     candidates: dict[tuple[str, int, int], tuple[str, str, float]] = {}
     for rank, hit in enumerate(ranked):
         p = hit.passage
-        for a, b in sentence_spans(p.text):
+        for a, b in _units(p.text):
             text = p.text[a:b]
             key = (p.file, p.start + a, p.start + b)
             if is_instruction(text):
@@ -69,6 +71,19 @@ def select_evidence(
         )
         for n, i in enumerate(chosen, start=1)
     ]
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """The sentences of a passage, where one that ends in a colon ("The activist, Mohammed
+    Qurabi al-Ghazal, told Amnesty :") is one span with the sentence it introduces: alone, the
+    quote after it would lose its speaker, and the introduction says nothing."""
+    units: list[tuple[int, int]] = []
+    for a, b in sentence_spans(text):
+        if units and text[units[-1][1] - 1] == ":" and "colon-units" not in ABLATED:
+            units[-1] = (units[-1][0], b)
+        else:
+            units.append((a, b))
+    return units
 
 
 def _overlaps(a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:

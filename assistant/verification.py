@@ -805,7 +805,10 @@ def _judged_text(chosen: Sequence[_Span], claim: Terms) -> str:
 
 
 _SPEECH = r"(?:said|says|told|tells|warned|added|wrote|stated|declared)"
-_SPOKEN_BY = re.compile(rf"\b{_SPEECH}[,:]?\s+(?:the\s+)?({NAME.pattern})")  # ", said Luther."
+# ", said Luther." (a name after "told" is the one spoken to: "..., told Amnesty")
+_SPOKEN_BY = re.compile(
+    rf"\b(?:said|says|warned|added|wrote|stated|declared)[,:]?\s+(?:the\s+)?({NAME.pattern})"
+)
 # "Kristyan Benedict, Amnesty International UK's Syria campaign manager, said"
 _SPEAKS = re.compile(rf"({NAME.pattern})(?:,[^,“”\"]{{1,80}},)?\s+{_SPEECH}\b")
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())

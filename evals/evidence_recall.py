@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant import Assistant, retrieval  # noqa: E402
+from assistant import evidence as selection  # noqa: E402
 from assistant.evaluation import find_quote, load_cases  # noqa: E402
 from assistant.evidence import select_evidence  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
@@ -37,8 +38,12 @@ def main() -> None:
         action="store_true",
         help="plain fusion: no retriever's best passage kept (retrieval.KEEP_TOP_HITS)",
     )
+    parser.add_argument(
+        "--ablate", action="append", default=[], help="an evidence mechanism to switch off"
+    )
     args = parser.parse_args()
     retrieval.KEEP_TOP_HITS = not args.no_top_hits
+    selection.ABLATED.update(args.ablate)
     assistants: dict[str, Assistant] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.split or list(SPLITS):

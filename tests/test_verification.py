@@ -526,6 +526,20 @@ def test_an_answer_to_who_said_shows_the_sentence_naming_the_speaker_it_leaves_o
     assert claim.text == organisation.statement
 
 
+def test_the_one_a_sentence_says_was_told_is_not_its_speaker() -> None:
+    told = span(
+        1,
+        "The activist, Mohammed Qurabi al-Ghazal, told Amnesty :\n\n“It was a normal Sunday; "
+        "there was nothing unusual.",
+    )
+    question = "Who said it was a normal Sunday?"
+    person = DraftClaim(
+        statement="Mohammed Qurabi al-Ghazal said it was a normal Sunday.", evidence=[1]
+    )
+    (claim,) = verify([person], [told], read, question=question, judge=_judge_saying(2.0)).claims
+    assert claim.text == person.statement  # "Amnesty" was spoken to: nothing left out
+
+
 def test_a_sentence_opening_with_a_quotation_mark_is_not_quoted_twice() -> None:
     luther = span(
         1,
