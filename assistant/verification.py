@@ -457,7 +457,7 @@ def counted_noun(question: str) -> frozenset[str]:
 
 
 # Counting "people" is answered by a count of civilians, victims, ...
-_PEOPLE = {"people", "persons", "individuals", "folks", "ppl", "humans"}
+_PEOPLE = {"people", "persons", "individuals"}
 _TIME_UNITS = {"days", "weeks", "months", "years", "hours"}
 _IRREGULAR_PLURALS = {"children", "men", "women"}  # "How many children ...?" counts children
 _GENERIC_PEOPLE = frozenset(

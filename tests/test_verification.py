@@ -214,8 +214,6 @@ def test_a_how_many_question_needs_a_figure_of_what_it_counts() -> None:
     assert verify([no_figure], EVIDENCE, read, question="How many civilians died?").abstained
     people = DraftClaim(statement="49 civilians were killed in Ariha.", evidence=[1])
     assert not verify([people], EVIDENCE, read, question="How many people died in Ariha?").abstained
-    folks = "How many folks died in Ariha?"  # said casually, still people
-    assert not verify([people], EVIDENCE, read, question=folks).abstained
     # an irregular plural counts as much as a regular one: civilians are not children
     children = "How many children were killed in the Ariha market attack?"
     assert verify([people], EVIDENCE, read, question=children).abstained
