@@ -240,14 +240,10 @@ def _off_the_question(
         # instead): "Katz is a journalist" for "What is Katz's job?", citing "..., Katz said",
         # adds one word, which the cited text lacks. Figures, dates and names are checked
         # already; this is for the plain words.
-        added = {w for w in claim.stems if not _stem_in(w, set(asked.terms.stems))}
-        adds_key = (
-            claim.numbers - asked.terms.numbers
-            or claim.months - asked.terms.months
-            or any(not _stem_in(n, set(asked.terms.names)) for n in claim.names)
-        )
+        added = _added(claim, asked.terms)
+        adds_key = added.numbers or added.months or added.names
         cited = set().union(*(s.terms.stems for s in spans))
-        if added and not adds_key and not any(_stem_in(w, cited) for w in added):
+        if added.stems and not adds_key and not any(_stem_in(w, cited) for w in added.stems):
             return ANSWER_UNGROUNDED
     if asked.yes_no and asked.terms is not None and not judged and "yes-no" not in ABLATED:
         # "Yes, the harbour is closed." restates the question: what it restates must be cited,
@@ -392,14 +388,21 @@ def _gives_other_count(claim: Terms, spans: Sequence[_Span], counted: frozenset[
     return bool(counts) and not (claim.numbers & counts)
 
 
+def _added(claim: Terms, question: Terms) -> Terms:
+    """What the claim says that the question did not: its new figures, dates, names, words."""
+    names, words = set(question.names), set(question.stems)
+    return Terms(
+        claim.numbers - question.numbers,
+        claim.months - question.months,
+        frozenset(n for n in claim.names if not _stem_in(n, names)),
+        frozenset(w for w in claim.stems if not _stem_in(w, words)),
+    )
+
+
 def _adds_to(claim: Terms, question: Terms) -> bool:
     """Does the claim say anything the question did not: a figure, a date, a name, a word?"""
-    return bool(
-        claim.numbers - question.numbers
-        or claim.months - question.months
-        or any(not _stem_in(n, set(question.names)) for n in claim.names)
-        or any(not _stem_in(w, set(question.stems)) for w in claim.stems)
-    )
+    added = _added(claim, question)
+    return bool(added.numbers or added.months or added.names or added.stems)
 
 
 def _stem_in(term: str, pool: set[str]) -> bool:
@@ -804,11 +807,10 @@ def _judged_text(chosen: Sequence[_Span], claim: Terms) -> str:
     return " ".join(" ".join(p.split()) for p in parts if p)
 
 
-_SPEECH = r"(?:said|says|told|tells|warned|added|wrote|stated|declared)"
+_SAYING = r"said|says|warned|added|wrote|stated|declared"
+_SPEECH = rf"(?:{_SAYING}|told|tells)"
 # ", said Luther." (a name after "told" is the one spoken to: "..., told Amnesty")
-_SPOKEN_BY = re.compile(
-    rf"\b(?:said|says|warned|added|wrote|stated|declared)[,:]?\s+(?:the\s+)?({NAME.pattern})"
-)
+_SPOKEN_BY = re.compile(rf"\b(?:{_SAYING})[,:]?\s+(?:the\s+)?({NAME.pattern})")
 # "Kristyan Benedict, Amnesty International UK's Syria campaign manager, said"
 _SPEAKS = re.compile(rf"({NAME.pattern})(?:,[^,“”\"]{{1,80}},)?\s+{_SPEECH}\b")
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())

@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant import Assistant, retrieval  # noqa: E402
 from assistant import evidence as selection  # noqa: E402
 from assistant.evaluation import find_quote, load_cases  # noqa: E402
-from assistant.evidence import select_evidence  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from evals.splits import SPLITS  # noqa: E402
 
@@ -73,7 +72,7 @@ def main() -> None:
                     else case.question
                 )
                 ranked = a.retriever().retrieve(query, s.top_k)
-                evidence = select_evidence(query, ranked, a.encoder, limit, tokens)
+                evidence = selection.select_evidence(query, ranked, a.encoder, limit, tokens)
                 sizes.append(sum(a.encoder.count_tokens([e.text for e in evidence])))
                 support = [
                     (sup.file, x, y)

@@ -62,9 +62,10 @@ def test_labels_are_well_formed(split: str) -> None:
         else:
             assert c.accept and c.support, c.id
         # a follow-up has an earlier turn; so may a question the documents do not answer
-        assert (
-            bool(c.history) if c.kind == "followup" else not c.history or c.kind == "unanswerable"
-        ), c.id
+        if c.kind == "followup":
+            assert c.history, c.id
+        elif c.kind != "unanswerable":
+            assert not c.history, c.id
 
 
 @pytest.mark.parametrize("split", list(SPLITS))
