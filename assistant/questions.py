@@ -28,6 +28,21 @@ def quoted_phrases(question: str) -> list[list[str]]:
     return [p for p in phrases if len(p) >= 2]
 
 
+# What stands for a quotation while a follow-up is read: not a word, so no rule matches it.
+_HELD = "\ue000"
+
+
+def _hold_quotes(question: str) -> tuple[str, list[str]]:
+    """The question with each quotation replaced by `_HELD`, and the quotations in order: a
+    quoted "It was a normal Sunday" is the documents' words, not a pronoun to resolve."""
+    return _QUOTED.sub(_HELD, question), [m.group() for m in _QUOTED.finditer(question)]
+
+
+def _restore_quotes(text: str, quotes: list[str]) -> str:
+    held = iter(quotes)
+    return re.sub(_HELD, lambda _: next(held), text)
+
+
 def holds_phrase(text: str, phrase: list[str]) -> bool:
     """Does `text` hold the words of `phrase` in a row (case, punctuation and quotation marks
     aside)?"""
@@ -128,7 +143,13 @@ def standalone(
     phrase that ends in "attack" ("the Ariha market attack"). Unchanged when nothing refers
     back or no referent is found; the earlier turn still goes to retrieval and the model.
     With `set_apart`, "who else" names whom it sets apart ("who other than Amnesty"): what
-    verification checks. The model is asked without it: given the name, it answers with it."""
+    verification checks. The model is asked without it: given the name, it answers with it.
+    Quoted words are left as they are."""
+    held, quotes = _hold_quotes(question)
+    return _restore_quotes(_resolved(held, earlier_question, earlier_answer, set_apart), quotes)
+
+
+def _resolved(question: str, earlier_question: str, earlier_answer: str, set_apart: bool) -> str:
     rewritten = question
     phrased = False  # "that attack" was written out: its "it" most likely means the same
     demonstrative = _DEMONSTRATIVE.search(rewritten)
@@ -207,11 +228,11 @@ _MAX_WRITTEN_WORDS = 40
 def leans_on_context(question: str) -> bool:
     """A follow-up (as `standalone` left it) that still cannot be read alone: a pronoun is left
     ("How many of them were doctors?"), it opens elliptically ("And according to Amnesty?",
-    "What about Human Rights Watch?"), or it names nothing ("Where is the organisation
-    based?", "Why?")."""
-    return bool(
-        _LEFT_OVER.search(question) or _ELLIPTICAL.match(question) or not name_phrases(question)
-    )
+    "What about Human Rights Watch?"), or it names and quotes nothing ("Where is the
+    organisation based?", "Why?")."""
+    held, _ = _hold_quotes(question)  # a pronoun in a quotation is the documents' own
+    names = name_phrases(held) or quoted_phrases(question)
+    return bool(_LEFT_OVER.search(held) or _ELLIPTICAL.match(held) or not names)
 
 
 def _own_words(text: str) -> set[str]:

@@ -65,6 +65,16 @@ def test_a_question_that_does_not_refer_back_is_unchanged() -> None:
         assert standalone(question, earlier, answer) == question
 
 
+def test_quoted_words_are_the_documents_not_pronouns_to_resolve() -> None:
+    earlier, answer = "Who is Jane Okafor?", "Jane Okafor is the mayor of Lagos. [1]"
+    quoting = "Who said “It was a quiet night there; nothing moved”?"
+    assert standalone(quoting, earlier, answer) == quoting
+    assert not leans_on_context(quoting)  # a quotation is enough to search with
+    assert standalone('What did she mean by "it was over"?', earlier, answer) == (
+        'What did Jane Okafor mean by "it was over"?'
+    )
+
+
 def test_they_becomes_a_group_name_and_there_a_place() -> None:
     earlier, answer = "Which agency inspected the bridge?", "The Federal Highway Agency did. [1]"
     assert standalone("What did they find?", earlier, answer) == (
