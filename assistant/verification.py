@@ -45,6 +45,7 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
 # in the claim), "list-total" (a figure of a sentence listing names is not one name's),
 # "swapped-figure" (a claim's figure must count what the cited text counts with it),
+# "topic" (what was said "about Y" need not mention Y),
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
 # "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted),
@@ -210,6 +211,7 @@ NO_NEW_NAME = (
 )
 NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
+OFF_TOPIC = "it asks what was said about something neither the claim nor its cited text names"
 NO_RATE = "a question about a rate (for each, per), but the claim gives no rate"
 PART_OF_TOTAL = "its figure belongs to a list of names in the cited text, and it names only one"
 SWAPPED_FIGURE = (
@@ -278,6 +280,13 @@ def _off_the_question(
             return NOT_COUNTED
         if "other-count" not in ABLATED and _gives_other_count(claim, spans, asked.counted):
             return OTHER_COUNT  # "49 civilians" for "how many missiles", beside "three missiles"
+    if asked.topic and "topic" not in ABLATED:
+        # what was said about Y must mention Y: Peskov's words on international law do not
+        # answer what he said about the Ariha attack, though they answer "What did Peskov say?"
+        cited = set(claim.stems).union(*(s.terms.stems for s in spans))
+        cited |= {w for s in spans for w in stems(s.leaned_on)}
+        if not any(_stem_in(w, cited) for w in asked.topic):
+            return OFF_TOPIC
     touched = set(claim.stems)
     for phrase in asked.name_parts:  # "Luther" touches the question's "Philip Luther"
         if phrase & claim.stems and "name-parts" not in ABLATED:
@@ -506,6 +515,7 @@ class Asked:
     yes_no: bool = False  # "Did Russia ...?": repeating the question is an answer
     wants_speaker: bool = False  # "Who said ...?", "Who accused ...?": a person's name
     name_parts: tuple[frozenset[str], ...] = ()  # the stems of each name phrase it uses
+    topic: frozenset[str] = frozenset()  # "What did X say about Y?": the stems of Y
 
     @classmethod
     def of(cls, question: str, focus: frozenset[str]) -> Asked:
@@ -520,7 +530,16 @@ class Asked:
             bool(_YES_NO.match(question)),
             bool(_WHO.match(question) and not _WHO_IS.match(question)),
             tuple(frozenset(stems(p)) for p in name_phrases(question) if len(p.split()) > 1),
+            frozenset(stems(m.group(1))) if (m := _ABOUT.search(question)) else frozenset(),
         )
+
+
+# "What did Peskov say about the Ariha attack?", "What does the report state on cluster bombs?"
+_ABOUT = re.compile(
+    r"\b(?:say|said|says|tell|told|think|thinks|write|wrote|state|stated|claim|claimed|"
+    r"report|reported|warn|warned)\b.*?\b(?:about|on|regarding|concerning)\s+(.+?)\W*$",
+    re.I,
+)
 
 
 def focus_terms(question: str, passages: Sequence[str]) -> frozenset[str]:

@@ -13,6 +13,7 @@ from assistant.verification import (
     NO_RATE,
     NOT_CARRIED,
     OFF_FOCUS,
+    OFF_TOPIC,
     OTHER_COUNT,
     PART_OF_TOTAL,
     SWAPPED_FIGURE,
@@ -279,6 +280,26 @@ def test_what_a_claim_adds_to_the_question_must_be_in_the_cited_text() -> None:
     # a yes/no answer restates its question: what it adds is not its answer
     yes = DraftClaim(statement="Yes, Katz questioned Russia’s commitment.", evidence=[5])
     assert not verify([yes], [katz], read, question="Did Katz doubt Russia?").abstained
+
+
+def test_what_was_said_about_something_must_mention_it() -> None:
+    peskov = span(
+        6,
+        "When asked on Monday about allegations that Russia is using cluster bombs, President "
+        "Vladimir Putin’s spokesman Dmitry Peskov said the Russian military in Syria operates in "
+        "line with international law.",
+    )
+    said = DraftClaim(
+        statement="Dmitry Peskov said the Russian military in Syria operates in line with "
+        "international law.",
+        evidence=[6],
+    )
+    # true, and the answer to "What did Peskov say?", but not about the market attack
+    asked = "What did Dmitry Peskov say about the Ariha market attack?"
+    result = verify([said], [peskov], read, question=asked, judge=_judge_saying(2.0))
+    assert result.abstained and result.dropped[0].reason == OFF_TOPIC
+    asked = "What did Dmitry Peskov say about cluster bombs?"  # the sentence names them
+    assert not verify([said], [peskov], read, question=asked, judge=_judge_saying(2.0)).abstained
 
 
 def _judge_saying(score: float) -> Judge:
