@@ -48,7 +48,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "topic" (what was said "about Y" need not mention Y),
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
-# "quote-count" (a draft dropped for OTHER_COUNT does not offer its sentence to be quoted),
+# "quote-count" (a draft dropped for OTHER_COUNT or SWAPPED_FIGURE does not offer its sentence
+# to be quoted),
 # "key-citations" (a claim also cites the sentences that lack its figures, dates or names),
 # "yes-no-quote" (a yes/no answer that only restates the question is shown without the
 # sentence that answers it), "speaker" (an answer to "who said ...?" that leaves out who the
@@ -637,7 +638,7 @@ def verify(
             result.dropped.append(DroppedClaim(text=statement, reason=reason or NOT_CARRIED))
             if chosen is None:
                 quotable.append((statement, claim_terms, cited))
-            elif reason == OTHER_COUNT and "quote-count" not in ABLATED:
+            elif reason in (OTHER_COUNT, SWAPPED_FIGURE) and "quote-count" not in ABLATED:
                 quotable.append((statement, claim_terms, chosen))
             continue
         chosen = [s for s in chosen if _worth_citing(claim_terms, s)] or chosen
@@ -702,6 +703,10 @@ def verify(
             # Amnesty International UK's Syria campaign manager, said: ...": the sentence that
             # names who spoke is shown with it.
             unnamed = [s for s in holding if _unnamed_speakers(s.evidence.text, statement)]
+            if not unnamed and not (terms.names - (asked.terms.names if asked.terms else set())):
+                # "Witnesses described ..." names no one: the sentence may ("..., with local
+                # media activist Mohammed Qurabi al-Ghazal quoted as saying")
+                unnamed = [s for s in holding if names(s.evidence.text, proper=()) - terms.names]
             if unnamed:
                 shown = _with_sentence(statement, unnamed[0])
         result.claims.append(Claim(text=shown, citations=numbers, support=score))

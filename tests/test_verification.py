@@ -447,6 +447,16 @@ def test_a_draft_giving_the_sentences_other_figure_gives_way_to_that_sentence() 
     assert verify([draft], EVIDENCE, read, question=question, judge=_judge_saying(-2.0)).abstained
 
 
+def test_a_draft_that_swapped_the_sentences_figures_gives_way_to_that_sentence() -> None:
+    question = "How many civilians did the Syrian Observatory for Human Rights say were killed?"
+    swapped = DraftClaim(statement="Russian air strikes killed 2,132 civilians.", evidence=[9])
+    result = verify([swapped], [SOHR], read, question=question, judge=_judge_saying(2.0))
+    (claim,) = result.claims
+    assert "710 civilians" in claim.text and claim.text == " ".join(SOHR.text.split())
+    assert [d.reason for d in result.dropped] == [SWAPPED_FIGURE]
+    assert verify([swapped], [SOHR], read, question=question, judge=_judge_saying(-2.0)).abstained
+
+
 def test_the_prompts_source_labels_are_not_part_of_a_claim() -> None:
     # the prompt numbers files "(source N)": "according to source 2" is no figure of the claim
     for said in (
@@ -543,6 +553,21 @@ def test_an_answer_to_who_said_shows_the_sentence_naming_the_speaker_it_leaves_o
     finally:
         ABLATED.discard("speaker")
     assert claim.text == organisation.statement
+
+
+def test_an_answer_to_who_that_names_no_one_is_shown_with_the_sentence_that_does() -> None:
+    scene = span(
+        1,
+        "Witnesses described how the bustling Sunday market became a scene of carnage in "
+        "seconds, with local media activist Mohammed Qurabi al-Ghazal quoted as saying:",
+        "001_46bde3bbeec631bf.txt",
+    )
+    question = "Who described the market becoming a scene of carnage?"
+    nameless = DraftClaim(
+        statement="Witnesses described the market becoming a scene of carnage.", evidence=[1]
+    )
+    (claim,) = verify([nameless], [scene], read, question=question, judge=_judge_saying(2.0)).claims
+    assert "al-Ghazal" in claim.text and claim.text.startswith("Witnesses described")
 
 
 def test_the_one_a_sentence_says_was_told_is_not_its_speaker() -> None:
