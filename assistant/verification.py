@@ -45,7 +45,8 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # in place of a draft that adds words the sentence lacks), "rate" (a rate question needs a rate
 # in the claim), "list-total" (a figure of a sentence listing names is not one name's),
 # "swapped-figure" (a claim's figure must count what the cited text counts with it),
-# "topic" (what was said "about Y" need not mention Y),
+# "harm" (a count of the wounded may answer how many were killed), "topic" (what was said
+# "about Y" need not mention Y),
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
 # "quote-count" (a draft dropped for OTHER_COUNT or SWAPPED_FIGURE does not offer its sentence
@@ -212,6 +213,7 @@ NO_NEW_NAME = (
 )
 NOT_COUNTED = "its figure does not count what the question counts"
 OFF_FOCUS = "off the question: touches none of its distinctive words"
+OTHER_HARM = "a count of casualties of another kind (killed for wounded, or the reverse)"
 OFF_TOPIC = "it asks what was said about something neither the claim nor its cited text names"
 NO_RATE = "a question about a rate (for each, per), but the claim gives no rate"
 PART_OF_TOTAL = "its figure belongs to a list of names in the cited text, and it names only one"
@@ -281,6 +283,11 @@ def _off_the_question(
             return NOT_COUNTED
         if "other-count" not in ABLATED and _gives_other_count(claim, spans, asked.counted):
             return OTHER_COUNT  # "49 civilians" for "how many missiles", beside "three missiles"
+    if asked.harm and "harm" not in ABLATED:
+        # "How many were wounded?" is not answered by a count of the dead, nor the reverse
+        said = " ".join(s.evidence.text for s in spans).lower()
+        if not any(re.search(rf"\b{w}", said) for w in _HARMS[asked.harm]):
+            return OTHER_HARM
     if asked.topic and "topic" not in ABLATED:
         # what was said about Y must mention Y: Peskov's words on international law do not
         # answer what he said about the Ariha attack, though they answer "What did Peskov say?"
@@ -517,6 +524,7 @@ class Asked:
     wants_speaker: bool = False  # "Who said ...?", "Who accused ...?": a person's name
     name_parts: tuple[frozenset[str], ...] = ()  # the stems of each name phrase it uses
     topic: frozenset[str] = frozenset()  # "What did X say about Y?": the stems of Y
+    harm: str = ""  # "How many were killed / wounded?": "death" or "injury"
 
     @classmethod
     def of(cls, question: str, focus: frozenset[str]) -> Asked:
@@ -532,7 +540,26 @@ class Asked:
             bool(_WHO.match(question) and not _WHO_IS.match(question)),
             tuple(frozenset(stems(p)) for p in name_phrases(question) if len(p.split()) > 1),
             frozenset(stems(m.group(1))) if (m := _ABOUT.search(question)) else frozenset(),
+            _harm(question),
         )
+
+
+# What a casualty count counts: the words that say it, as word starts.
+_HARMS = {
+    "death": ("kill", "die", "died", "dead", "death", "toll", "fatal", "lives", "life", "slain"),
+    "injury": ("wound", "injur", "hurt", "maim"),
+}
+
+
+def _harm(question: str) -> str:
+    """Which casualties a "how many" question counts, if any."""
+    if not _WANTS_NUMBER.search(question):
+        return ""
+    said = question.lower()
+    for harm, starts in _HARMS.items():
+        if any(re.search(rf"\b{w}", said) for w in starts):
+            return harm
+    return ""
 
 
 # "What did Peskov say about the Ariha attack?", "What does the report state on cluster bombs?"

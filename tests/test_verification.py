@@ -15,6 +15,7 @@ from assistant.verification import (
     OFF_FOCUS,
     OFF_TOPIC,
     OTHER_COUNT,
+    OTHER_HARM,
     PART_OF_TOTAL,
     SWAPPED_FIGURE,
     Judge,
@@ -455,6 +456,15 @@ def test_a_draft_that_swapped_the_sentences_figures_gives_way_to_that_sentence()
     assert "710 civilians" in claim.text and claim.text == " ".join(SOHR.text.split())
     assert [d.reason for d in result.dropped] == [SWAPPED_FIGURE]
     assert verify([swapped], [SOHR], read, question=question, judge=_judge_saying(-2.0)).abstained
+
+
+def test_a_count_of_the_dead_does_not_answer_how_many_were_wounded() -> None:
+    killed = DraftClaim(statement="49 civilians were killed in Ariha.", evidence=[1])
+    question = "How many people were wounded in the Ariha market attack?"
+    result = verify([killed], EVIDENCE, read, question=question)
+    assert result.abstained and result.dropped[0].reason == OTHER_HARM
+    for asked in ("How many people died in the Ariha market attack?", "How many were killed?"):
+        assert not verify([killed], EVIDENCE, read, question=asked).abstained
 
 
 def test_the_prompts_source_labels_are_not_part_of_a_claim() -> None:
