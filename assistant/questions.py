@@ -295,9 +295,31 @@ _NOUN_PHRASE = re.compile(
 )
 
 
+# "the publication of Amnesty's report" is asked as "When was Amnesty's report published?":
+# the documents say what happened with the verb ("In a report published Wednesday, ...")
+_NOMINAL = re.compile(r"^the\s+(?P<noun>[a-z]+)\s+of\s+(?P<what>.+)$", re.I)
+_AS_VERB = {
+    "publication": "When was {} published?",
+    "release": "When was {} released?",
+    "launch": "When was {} launched?",
+    "adoption": "When was {} adopted?",
+    "announcement": "When was {} announced?",
+    "signing": "When was {} signed?",
+    "opening": "When was {} opened?",
+    "start": "When did {} start?",
+    "beginning": "When did {} begin?",
+    "end": "When did {} end?",
+    "outbreak": "When did {} break out?",
+}
+
+
 def _when(event: str) -> str:
     """The question for an event's date: "When was the Ariha market strike?", "When did
-    Russia respond?", "When the report was published?" (a clause, read as it stands)."""
+    Russia respond?", "When the report was published?" (a clause, read as it stands), "When
+    was Amnesty's report published?" (for "the publication of Amnesty's report")."""
+    nominal = _NOMINAL.match(event)
+    if nominal and (asked := _AS_VERB.get(nominal["noun"].lower())):
+        return asked.format(nominal["what"])
     if re.match(r"(?:did|was|were|had|has)\s", event, re.I):
         return f"When {event[0].lower()}{event[1:]}?"
     return f"When was {event}?" if _NOUN_PHRASE.match(event) else f"When {event}?"
@@ -306,8 +328,8 @@ def _when(event: str) -> str:
 def date_parts(question: str) -> list[str]:
     """A question for the days between two events as the two questions for their dates:
     "How many days passed between the Ariha market strike and the publication of Amnesty's
-    report?" -> ["When was the Ariha market strike?", "When was the publication of Amnesty's
-    report?"]. Empty when it is not one."""
+    report?" -> ["When was the Ariha market strike?", "When was Amnesty's report published?"].
+    Empty when it is not one."""
     found = _DAYS_BETWEEN.match(question) or _DAYS_AFTER.match(question)
     if found is None or any(dates_in(found[side]) for side in "ab"):
         return []  # a date the question gives itself is not asked for

@@ -201,7 +201,12 @@ def test_the_models_written_out_follow_up_must_ask_the_same(
         ),
         (
             "How many days after the opening of the dam was it closed?",
-            ["When was the opening of the dam?", "When was it closed?"],
+            ["When was the dam opened?", "When was it closed?"],  # asked with the verb
+        ),
+        (
+            "How many days passed between the start of the strike and the publication of the "
+            "court's ruling?",
+            ["When did the strike start?", "When was the court's ruling published?"],
         ),
         # a date the question gives is not asked for; a duration is not two dates
         ("How many days passed between 3 May and the flood?", []),
