@@ -563,9 +563,12 @@ def _harm(question: str) -> str:
 
 
 # "What did Peskov say about the Ariha attack?", "What does the report state on cluster bombs?"
+# (the verb asked with "did", "does", "has": not the noun of "Amnesty's report came out, and on
+# which day ...?"; the preposition right after it, or after one word: "tell reporters about")
 _ABOUT = re.compile(
-    r"\b(?:say|said|says|tell|told|think|thinks|write|wrote|state|stated|claim|claimed|"
-    r"report|reported|warn|warned)\b.*?\b(?:about|on|regarding|concerning)\s+(.+?)\W*$",
+    r"^\W*what\s+(?:did|does|do|has|have|had)\s.*?\b(?:say|said|tell|told|think|write|wrote|"
+    r"state|stated|claim|claimed|report|reported|warn|warned)\s+(?:\w+\s+)?"
+    r"(?:about|on|regarding|concerning)\s+(.+?)\W*$",
     re.I,
 )
 
