@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 from assistant.arithmetic import asks_for_days, day_difference
@@ -49,8 +50,9 @@ CONTEXT_CHARS = 300  # how far around a span the focus check and name detection 
 # "about Y" need not mention Y),
 # "other-count" (where the cited text counts the question's noun, the claim gives that figure),
 # "source-labels" (a statement's "according to source 2" is checked as part of the claim),
-# "quote-count" (a draft dropped for OTHER_COUNT or SWAPPED_FIGURE does not offer its sentence
-# to be quoted),
+# "first-names" (a sentence calling a person by surname does not hold the first name other
+# files give), "quote-count" (a draft dropped for OTHER_COUNT or SWAPPED_FIGURE does not offer
+# its sentence to be quoted),
 # "key-citations" (a claim also cites the sentences that lack its figures, dates or names),
 # "yes-no-quote" (a yes/no answer that only restates the question is shown without the
 # sentence that answers it), "speaker" (an answer to "who said ...?" that leaves out who the
@@ -177,12 +179,42 @@ class _Span:
         others.sort(key=lambda ab: abs(ab[0] - evidence.start))
         self.neighbours = [document[a:b] for a, b in others]
         self.name_words = self.strict_names
+        self.first_names: set[str] = set()  # see _full_names
         self.acronyms = acronyms(own)
         self.around_acronyms = acronyms(around)
         # Wider context only tells which capitalised words are names and what the passage is
         # about (for the focus check); it never grounds a claim.
         self.context_stems = self.terms.stems | stems(around)
         self.proper = names(around, proper=())  # capitalised mid-sentence: surely names
+
+
+def _full_names(spans: Collection[_Span], read_text: Callable[[str], str]) -> None:
+    """Lets a sentence that calls a person by surname alone ("..., said Amnesty's Luther",
+    "Luther added") hold the first name the evidence's files give that surname ("Philip
+    Luther", in another file): a claim naming "Philip Luther" is not stitched from two people.
+    A word after another capitalised one ("the Debian Project") is part of a longer name."""
+    if "first-names" in ABLATED:
+        return
+    pairs = set().union(*(_two_word_names(read_text(f)) for f in {s.evidence.file for s in spans}))
+    for span in spans:
+        tokens = re.findall(r"[\w’'-]+", span.evidence.text)
+        alone = {
+            token.lower()
+            for before, token in zip(["", *tokens], tokens, strict=False)
+            if token[:1].isupper() and (not before[:1].isupper() or re.search(r"['’]s$", before))
+        }
+        span.first_names = {first for first, last in pairs if last in alone}
+
+
+@lru_cache(maxsize=64)
+def _two_word_names(document: str) -> frozenset[tuple[str, str]]:
+    """The document's two-word names ("Philip Luther", "Igor Konashenkov"), lower-cased."""
+    found = set()
+    for phrase in name_phrases(document):
+        parts = phrase.lower().replace("’", "'").split()
+        if len(parts) == 2:
+            found.add((parts[0], parts[1]))
+    return frozenset(found)
 
 
 def carries(claim: Terms, spans: Sequence[_Span]) -> bool:
@@ -452,7 +484,9 @@ def _holds_key_terms(claim: Terms, span: _Span) -> bool:
     """Every figure, date and name of the claim (names from the span or the text it leans on):
     the sentence a claim's facts come from, which the support check reads."""
     return _holds_figures(claim, span.terms) and all(
-        name in span.acronyms or any(similar_word(name, w) for w in span.name_words)
+        name in span.acronyms
+        or any(similar_word(name, w) for w in span.name_words)
+        or name in span.first_names
         for name in claim.names
     )
 
@@ -633,6 +667,7 @@ def verify(
         if _still_in_file(ev, read_text)
         and ("instructions" in ABLATED or not is_instruction(ev.text))
     }
+    _full_names(spans.values(), read_text)
     proper = set().union(*(s.proper for s in spans.values()))
     asked = Asked.of(question, focus)
     common = _common_names(spans.values())

@@ -580,6 +580,43 @@ def test_an_answer_to_who_that_names_no_one_is_shown_with_the_sentence_that_does
     assert "al-Ghazal" in claim.text and claim.text.startswith("Witnesses described")
 
 
+def test_a_surname_alone_stands_for_the_full_name_another_file_gives() -> None:
+    luther = span(
+        1,
+        "“Russia’s Ministry of Defense must be more transparent and disclose targets of their "
+        "attacks in order to facilitate assessment of whether they are complying with their "
+        "obligations under global humanitarian law”, said Amnesty’s Luther.",
+        "004_c6e3ee249902ad28.txt",
+    )
+    director = span(  # the file that gives his full name
+        2,
+        "Philip Luther, director of the Middle East and North Africa program at Amnesty "
+        "International, said in a statement, according to Wradio.",
+        "000_6e9e46d24ddb9ba8.txt",
+    )
+    question = "What did Philip Luther want the Ministry of Defense to disclose?"
+    judge = _judge_saying(2.0)
+    full = DraftClaim(
+        statement="Amnesty’s Philip Luther said the Ministry of Defense must disclose targets.",
+        evidence=[1],
+    )
+    (claim,) = verify([full], [luther, director], read, question=question, judge=judge).claims
+    assert claim.text == full.statement
+    # a first name no file gives this surname is the model's own
+    other = DraftClaim(
+        statement="Amnesty’s Martin Luther said the Ministry of Defense must disclose targets.",
+        evidence=[1],
+    )
+    result = verify([other], [luther, director], read, question=question, judge=judge)
+    assert [d.reason for d in result.dropped] == [NOT_CARRIED]
+    ABLATED.add("first-names")
+    try:
+        result = verify([full], [luther, director], read, question=question, judge=judge)
+    finally:
+        ABLATED.discard("first-names")
+    assert [d.reason for d in result.dropped] == [NOT_CARRIED]
+
+
 def test_the_one_a_sentence_says_was_told_is_not_its_speaker() -> None:
     told = span(
         1,
