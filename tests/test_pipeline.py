@@ -194,7 +194,7 @@ def test_the_days_between_two_events_are_counted_from_each_events_cited_date(
     answer = a.ask("How many days passed between the opening of the bridge and the flood?")
     # asked as the two dates, each drafted and verified on its own; the program counts
     assert [p.question for p in answer.parts] == [
-        "When was the opening of the bridge?",
+        "When was the bridge opened?",
         "When was the flood?",
     ]
     assert answer.claims[-1].text == "From 3 March 2020 to 17 March 2020 is 14 days."
