@@ -270,6 +270,7 @@ def _off_the_question(
     question needs a figure, of the thing it counts; "what is the name of" needs a name that is
     neither the question's nor one every source uses ("Syria"); and the claim or the passages
     around its spans must touch at least one distinctive word of the question."""
+    cited = set().union(*(s.terms.stems for s in spans))  # the words of the cited sentences
     if asked.terms is not None and not asked.yes_no and not _adds_to(claim, asked.terms):
         return REPEATS_QUESTION  # "The Russian Federation says it is bombing in Syria."
     if asked.terms is not None and not asked.yes_no and "answer-words" not in ABLATED:
@@ -279,14 +280,12 @@ def _off_the_question(
         # already; this is for the plain words.
         added = _added(claim, asked.terms)
         adds_key = added.numbers or added.months or added.names
-        cited = set().union(*(s.terms.stems for s in spans))
         if added.stems and not adds_key and not any(_stem_in(w, cited) for w in added.stems):
             return ANSWER_UNGROUNDED
     if asked.yes_no and asked.terms is not None and not judged and "yes-no" not in ABLATED:
         # "Yes, the harbour is closed." restates the question: what it restates must be cited,
         # or any sentence about the harbour would ground it. The support check judges this
         # better (paraphrased verbs pass it), so this stands in only where it cannot run.
-        cited = set().union(*(s.terms.stems for s in spans))
         restated = claim.stems & asked.terms.stems
         if any(not _stem_in(w, cited) for w in restated):
             return YES_NO_UNGROUNDED
@@ -310,22 +309,21 @@ def _off_the_question(
     if asked.wants_name and not (claim.names - asked.names - common):
         return NO_NEW_NAME
     if asked.counted:
-        cited = set().union(*(s.terms.stems for s in spans))
         if not any(_stem_in(c, cited) for c in asked.counted):
             return NOT_COUNTED
         if "other-count" not in ABLATED and _gives_other_count(claim, spans, asked.counted):
             return OTHER_COUNT  # "49 civilians" for "how many missiles", beside "three missiles"
-    if asked.harm and "harm" not in ABLATED:
-        # "How many were wounded?" is not answered by a count of the dead, nor the reverse
-        said = " ".join(s.evidence.text for s in spans).lower()
-        if not any(re.search(rf"\b{w}", said) for w in _HARMS[asked.harm]):
-            return OTHER_HARM
+    if (
+        asked.harm
+        and "harm" not in ABLATED
+        and asked.harm not in _harms(" ".join(s.evidence.text for s in spans))
+    ):
+        return OTHER_HARM  # "49 killed" for "how many were wounded", or the reverse
     if asked.topic and "topic" not in ABLATED:
         # what was said about Y must mention Y: Peskov's words on international law do not
         # answer what he said about the Ariha attack, though they answer "What did Peskov say?"
-        cited = set(claim.stems).union(*(s.terms.stems for s in spans))
-        cited |= {w for s in spans for w in stems(s.leaned_on)}
-        if not any(_stem_in(w, cited) for w in asked.topic):
+        said = cited | claim.stems | {w for s in spans for w in stems(s.leaned_on)}
+        if not any(_stem_in(w, said) for w in asked.topic):
             return OFF_TOPIC
     touched = set(claim.stems)
     for phrase in asked.name_parts:  # "Luther" touches the question's "Philip Luther"
@@ -585,15 +583,16 @@ _HARMS = {
 }
 
 
+def _harms(text: str) -> list[str]:
+    """The kinds of casualty a text speaks of, in _HARMS's order."""
+    said = text.lower()
+    return [h for h, starts in _HARMS.items() if any(re.search(rf"\b{w}", said) for w in starts)]
+
+
 def _harm(question: str) -> str:
     """Which casualties a "how many" question counts, if any."""
-    if not _WANTS_NUMBER.search(question):
-        return ""
-    said = question.lower()
-    for harm, starts in _HARMS.items():
-        if any(re.search(rf"\b{w}", said) for w in starts):
-            return harm
-    return ""
+    found = _harms(question) if _WANTS_NUMBER.search(question) else []
+    return found[0] if found else ""
 
 
 # "What did Peskov say about the Ariha attack?", "What does the report state on cluster bombs?"
